@@ -1,0 +1,1 @@
+"""Clients of the engine and the service: the `roadmap` command line."""

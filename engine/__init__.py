@@ -1,0 +1,1 @@
+"""The domain: rule base, conditions, levels, planning, outsourcing. Knows nothing of gRPC."""

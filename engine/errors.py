@@ -1,0 +1,44 @@
+"""Errors raised by the engine.
+
+Every problem says where (a file and entry, or a field path), what is wrong and,
+where useful, what was expected. Checks collect all problems and raise once.
+
+Exception tree::
+
+    RoadmapError
+    └── RuleBaseError       a rule base that cannot be loaded (carries every Problem)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a rule base: where it is and what is wrong."""
+
+    file: str
+    entry: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        entry = f" {self.entry}:" if self.entry else ""
+        return f"{where}:{entry} {self.message}"
+
+
+class RoadmapError(Exception):
+    """Root of every error the engine raises on purpose."""
+
+
+class RuleBaseError(RoadmapError):
+    """The rule base is invalid; nothing of it was loaded."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid rule base ({count} {noun}; nothing was loaded):\n{lines}")

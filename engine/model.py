@@ -1,0 +1,196 @@
+"""Domain values of a rule base: models, practices, context and outsourcing rules.
+
+All values are frozen: a loaded rule base is shared read-only by every evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from engine.conditions import Condition
+
+
+class Status(StrEnum):
+    """Adoption status of a practice in an assessment (also the vocabulary of rules)."""
+
+    ADOPTED = "adopted"
+    PARTIAL = "partial"
+    NOT_APPLICABLE = "not-applicable"
+    NOT_STARTED = "not-started"
+
+
+class Recommendation(StrEnum):
+    DECOMMISSION = "decommission"
+    OUTSOURCE = "outsource"
+    RETAIN = "retain"
+    INVEST = "invest"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an entry is written: file and line."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where an entry comes from: a seed passage, or our own addition and why."""
+
+    seed: str | None = None
+    section: str | None = None
+    quote: str | None = None
+    addition: str | None = None
+
+    def cite(self) -> str:
+        """Short citation for reasons and listings."""
+        if self.addition is not None:
+            return f"own addition: {self.addition}"
+        return f"{self.seed} § {self.section}"
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    number: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Axis:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    id: str
+    title: str
+    description: str
+    levels: tuple[Level, ...]
+    axes: tuple[Axis, ...]
+    source: Source
+    origin: Origin = field(compare=False)
+
+    @property
+    def has_levels(self) -> bool:
+        return bool(self.levels)
+
+    @property
+    def max_level(self) -> int:
+        return len(self.levels)
+
+    def axis_ids(self) -> tuple[str, ...]:
+        return tuple(axis.id for axis in self.axes)
+
+
+@dataclass(frozen=True, slots=True)
+class Practice:
+    id: str
+    title: str
+    description: str
+    model: str
+    axis: str
+    level: int | None
+    requires: tuple[str, ...]
+    effort: int
+    value: int
+    source: Source
+    origin: Origin = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreEffect:
+    """Raise (positive ``amount``) or lower (negative) the score of matching practices."""
+
+    amount: float
+    practices: tuple[str, ...] = ()
+    model: str | None = None
+    axis: str | None = None
+
+    def applies_to(self, practice: Practice) -> bool:
+        if self.practices:
+            return practice.id in self.practices
+        return practice.model == self.model and self.axis in (None, practice.axis)
+
+
+@dataclass(frozen=True, slots=True)
+class IncludeEffect:
+    """Bring practices (and their prerequisites) into the roadmap."""
+
+    practices: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequireEffect:
+    """Add prerequisites to one practice for this unit."""
+
+    practice: str
+    requires: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WarnEffect:
+    code: str
+    message: str
+    practices: tuple[str, ...]
+
+
+Effect = ScoreEffect | IncludeEffect | RequireEffect | WarnEffect
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRule:
+    id: str
+    title: str
+    when: Condition
+    effects: tuple[Effect, ...]
+    source: Source
+    origin: Origin = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsourcingRule:
+    id: str
+    title: str
+    when: Condition
+    recommendation: Recommendation
+    saving_fraction: float
+    reason: str
+    source: Source
+    origin: Origin = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OutsourcingPolicy:
+    """Outsourcing rules in precedence order, the fallback and the preconditions."""
+
+    rules: tuple[OutsourcingRule, ...]
+    fallback: Recommendation
+    fallback_reason: str
+    provisional_unless_adopted: tuple[str, ...]
+    source: Source
+    origin: Origin = field(compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleBase:
+    """A validated rule base. Construct it with :func:`engine.rulebase.load_rulebase`."""
+
+    version: str
+    title: str
+    digest: str
+    models: Mapping[str, Model]
+    practices: Mapping[str, Practice]
+    context_rules: tuple[ContextRule, ...]
+    outsourcing: OutsourcingPolicy | None
+    files: tuple[str, ...]
+
+    def practices_of(self, model: str) -> tuple[Practice, ...]:
+        return tuple(p for p in self.practices.values() if p.model == model)

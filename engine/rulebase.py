@@ -1,0 +1,668 @@
+"""Load and validate a rule base directory; never half-load one.
+
+A rule base is a directory with a manifest (``rulebase.yaml``) and rule files
+(every other ``*.yaml``, read in name order). Loading has two phases:
+
+1. every file is parsed and checked against the JSON Schema in ``rules/schema/``;
+2. if that passed, the semantics are checked across files: duplicate and unknown
+   ids, unknown models, axes and levels, level inversions, prerequisite cycles
+   (including prerequisites that context rules may add), bad rule conditions.
+
+Every problem names its file, line and entry; all of them are raised together in
+one :class:`~engine.errors.RuleBaseError`, and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from jsonschema.exceptions import ValidationError, best_match
+
+from engine.conditions import FRACTION_FIELDS, Condition, parse_condition, tests
+from engine.errors import Problem, RuleBaseError
+from engine.model import (
+    Axis,
+    ContextRule,
+    Effect,
+    IncludeEffect,
+    Level,
+    Model,
+    Origin,
+    OutsourcingPolicy,
+    OutsourcingRule,
+    Practice,
+    Recommendation,
+    RequireEffect,
+    RuleBase,
+    ScoreEffect,
+    Source,
+    WarnEffect,
+)
+
+BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
+SCHEMA_DIR = BUNDLED_RULES / "schema"
+MANIFEST = "rulebase.yaml"
+#: ``extends: "@bundled"`` in a manifest overlays the rule base shipped with the engine.
+BUNDLED_ALIAS = "@bundled"
+
+
+def load_rulebase(directory: str | Path | None = None) -> RuleBase:
+    """Load the rule base in ``directory`` (default: the bundled one).
+
+    Raises :class:`RuleBaseError` carrying every problem found.
+    """
+    return _Loader(Path(directory) if directory is not None else BUNDLED_RULES).load()
+
+
+# --- YAML with line numbers and duplicate-key detection ---------------------------
+
+
+class _Mapping(dict[str, Any]):
+    """A YAML mapping that remembers the line it starts on."""
+
+    line: int = 0
+
+
+class _YamlLoader(yaml.SafeLoader):
+    duplicate_keys: list[tuple[int, str]]
+
+
+def _construct_mapping(loader: _YamlLoader, node: yaml.MappingNode) -> Iterator[_Mapping]:
+    data = _Mapping()
+    data.line = node.start_mark.line + 1
+    yield data
+    loader.flatten_mapping(node)
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            loader.duplicate_keys.append((key_node.start_mark.line + 1, str(key)))
+        seen.add(key)
+    data.update({str(k): v for k, v in loader.construct_mapping(node).items()})
+
+
+_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+@dataclass(frozen=True, slots=True)
+class _File:
+    """One parsed rule file: its display path, layer (0 = innermost base) and data."""
+
+    path: str
+    name: str
+    layer: int
+    data: _Mapping
+
+
+@cache
+def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / schema_name).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _entry_name(data: Any, path: Iterable[Any]) -> tuple[str, int | None, str]:
+    """Name the entry a JSON path points into: (entry, line, rest of the path)."""
+    parts = list(path)
+    node = data
+    line = data.line if isinstance(data, _Mapping) else None
+    entry = ""
+    for depth, part in enumerate(parts):
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+        if isinstance(node, _Mapping):
+            line = node.line
+        if depth == 1 and isinstance(node, Mapping) and "id" in node:
+            entry = f"{parts[0]} '{node['id']}'"
+    if not entry and parts:
+        entry = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[:2])
+        entry = entry.lstrip(".")
+    rest = parts[2:] if len(parts) > 2 else []
+    rest_text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
+    return entry, line, rest_text
+
+
+def _deepest(error: ValidationError) -> ValidationError:
+    # oneOf/anyOf failures say little; the best sub-error says what is wrong.
+    while error.context:
+        error = best_match(error.context)
+    return error
+
+
+def _cite(raw: Mapping[str, Any]) -> Source:
+    return Source(
+        seed=raw.get("seed"),
+        section=raw.get("section"),
+        quote=raw.get("quote"),
+        addition=raw.get("addition"),
+    )
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --- the loader --------------------------------------------------------------------
+
+
+class _Loader:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.problems: list[Problem] = []
+
+    def problem(self, file: str, entry: str, message: str, line: int | None = None) -> None:
+        self.problems.append(Problem(file=file, entry=entry, message=message, line=line))
+
+    def load(self) -> RuleBase:
+        manifest, files = self._read(self.directory, chain=())
+        if not self.problems:
+            rulebase = self._interpret(manifest, files)
+        if self.problems:
+            raise RuleBaseError(self.problems)
+        return rulebase
+
+    # phase 1: files, YAML and schema ------------------------------------------------
+
+    def _read(self, directory: Path, chain: tuple[Path, ...]) -> tuple[_Mapping, list[_File]]:
+        manifest_path = directory / MANIFEST
+        if not directory.is_dir():
+            self.problem(str(directory), "", "not a directory")
+            return _Mapping(), []
+        manifest = self._parse(manifest_path, "manifest.schema.json")
+        if manifest is None:
+            return _Mapping(), []
+        base_files: list[_File] = []
+        extends = manifest.get("extends")
+        if extends is not None:
+            base = BUNDLED_RULES if extends == BUNDLED_ALIAS else (directory / extends)
+            resolved = base.resolve()
+            if resolved in chain or resolved == directory.resolve():
+                cycle = " -> ".join(str(p) for p in (*chain, directory.resolve(), resolved))
+                self.problem(str(manifest_path), "extends", f"rule bases extend in a loop: {cycle}")
+            else:
+                _, base_files = self._read(base, (*chain, directory.resolve()))
+        layer = 1 + max((f.layer for f in base_files), default=-1)
+        own = []
+        for path in sorted(directory.glob("*.yaml")):
+            if path.name == MANIFEST:
+                continue
+            data = self._parse(path, "rulefile.schema.json")
+            if data is not None:
+                own.append(_File(path=str(path), name=path.name, layer=layer, data=data))
+        if not own and not base_files:
+            self.problem(str(directory), "", "no rule files (*.yaml besides rulebase.yaml)")
+        return manifest, base_files + own
+
+    def _parse(self, path: Path, schema_name: str) -> _Mapping | None:
+        shown = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.problem(shown, "", "file not found")
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(shown, "", f"cannot read: {exc}")
+            return None
+        loader = _YamlLoader(text)
+        loader.duplicate_keys = []
+        try:
+            data = loader.get_single_data()
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            self.problem(shown, "", f"not valid YAML: {exc}".splitlines()[0], line)
+            return None
+        finally:
+            loader.dispose()
+        for line, key in loader.duplicate_keys:
+            self.problem(shown, f"key '{key}'", "duplicate key (YAML keeps only the last)", line)
+        if not isinstance(data, _Mapping):
+            self.problem(shown, "", "must be a mapping at the top level")
+            return None
+        errors = sorted(
+            _validator(schema_name).iter_errors(data), key=lambda e: list(map(str, e.absolute_path))
+        )
+        for error in errors:
+            deepest = _deepest(error)
+            entry, line, rest = _entry_name(data, deepest.absolute_path)
+            where = f"at {rest}: " if rest else ""
+            self.problem(shown, entry, f"{where}{deepest.message}", line)
+        return None if errors or loader.duplicate_keys else data
+
+    # phase 2: semantics across files --------------------------------------------------
+
+    def _interpret(self, manifest: _Mapping, files: list[_File]) -> RuleBase:
+        models = self._models(files)
+        practices = self._practices(files, models)
+        self._apply_overrides(files, practices)
+        self._check_practices(practices, models)
+        context_rules = self._context_rules(files, practices, models)
+        outsourcing = self._outsourcing(files, practices)
+        self._check_rule_ids(context_rules, outsourcing)
+        self._check_cycles(practices, context_rules)
+        return RuleBase(
+            version=str(manifest["version"]),
+            title=str(manifest["title"]),
+            digest=_digest(manifest, files),
+            models=models,
+            practices=practices,
+            context_rules=tuple(context_rules),
+            outsourcing=outsourcing,
+            files=tuple(f.path for f in files),
+        )
+
+    def _models(self, files: list[_File]) -> dict[str, Model]:
+        models: dict[str, Model] = {}
+        where: dict[str, str] = {}
+        for file in files:
+            raw = file.data.get("model")
+            if raw is None:
+                continue
+            entry = f"model '{raw['id']}'"
+            if raw["id"] in models:
+                self.problem(
+                    file.path,
+                    entry,
+                    f"duplicate model id (first defined in {where[raw['id']]})",
+                    raw.line,
+                )
+                continue
+            levels = tuple(
+                Level(number=lv["level"], title=lv["title"]) for lv in raw.get("levels", [])
+            )
+            numbers = [lv.number for lv in levels]
+            if numbers != list(range(1, len(numbers) + 1)):
+                self.problem(
+                    file.path,
+                    entry,
+                    f"levels must be numbered 1..{len(numbers)} in order, got {numbers}",
+                    raw.line,
+                )
+            axes = tuple(Axis(id=a["id"], title=a["title"]) for a in raw["axes"])
+            axis_ids = [a.id for a in axes]
+            for dup in sorted({a for a in axis_ids if axis_ids.count(a) > 1}):
+                self.problem(file.path, entry, f"duplicate axis id '{dup}'", raw.line)
+            models[raw["id"]] = Model(
+                id=raw["id"],
+                title=raw["title"],
+                description=raw.get("description", ""),
+                levels=levels,
+                axes=axes,
+                source=_cite(raw["source"]),
+                origin=Origin(file.path, raw.line),
+            )
+            where[raw["id"]] = f"{file.path}:{raw.line}"
+        return models
+
+    def _practices(self, files: list[_File], models: Mapping[str, Model]) -> dict[str, Practice]:
+        practices: dict[str, Practice] = {}
+        for file in files:
+            for raw in file.data.get("practices", []):
+                pid = raw["id"]
+                if pid in practices:
+                    first = practices[pid].origin
+                    self.problem(
+                        file.path,
+                        f"practice '{pid}'",
+                        f"duplicate practice id (first defined in {first})",
+                        raw.line,
+                    )
+                    continue
+                practice = Practice(
+                    id=pid,
+                    title=raw["title"],
+                    description=raw["description"],
+                    model=raw["model"],
+                    axis=raw["axis"],
+                    level=raw.get("level"),
+                    requires=tuple(raw.get("requires", ())),
+                    effort=raw["effort"],
+                    value=raw["value"],
+                    source=_cite(raw["source"]),
+                    origin=Origin(file.path, raw.line),
+                )
+                practices[pid] = practice
+        return practices
+
+    def _apply_overrides(self, files: list[_File], practices: dict[str, Practice]) -> None:
+        for file in files:
+            for raw in file.data.get("overrides", []):
+                pid = raw["id"]
+                entry = f"override '{pid}'"
+                if pid not in practices:
+                    self.problem(
+                        file.path,
+                        entry,
+                        f"overrides unknown practice{_suggest(pid, practices)}",
+                        raw.line,
+                    )
+                    continue
+                practice = practices[pid]
+                if raw.get("disabled"):
+                    del practices[pid]
+                    continue
+                changes = {
+                    k: raw[k] for k in ("title", "description", "effort", "value") if k in raw
+                }
+                added = tuple(r for r in raw.get("requires_add", ()) if r not in practice.requires)
+                practice = replace(practice, requires=practice.requires + added, **changes)
+                practices[pid] = practice
+
+    def _check_practices(
+        self, practices: Mapping[str, Practice], models: Mapping[str, Model]
+    ) -> None:
+        for pid, practice in practices.items():
+            entry = f"practice '{pid}'"
+
+            def report(message: str, *, _o: Origin = practice.origin, _e: str = entry) -> None:
+                self.problem(_o.path, _e, message, _o.line)
+
+            model = models.get(practice.model)
+            if model is None:
+                report(
+                    f"unknown model '{practice.model}'{_suggest(practice.model, models)}; known: {', '.join(sorted(models))}"
+                )
+            else:
+                if practice.axis not in model.axis_ids():
+                    report(
+                        f"unknown axis '{practice.axis}' for model '{model.id}'{_suggest(practice.axis, model.axis_ids())}; known: {', '.join(model.axis_ids())}"
+                    )
+                if model.has_levels and practice.level is None:
+                    report(
+                        f"model '{model.id}' has levels 1..{model.max_level}: 'level' is required"
+                    )
+                elif (
+                    model.has_levels
+                    and practice.level is not None
+                    and not 1 <= practice.level <= model.max_level
+                ):
+                    report(
+                        f"level {practice.level} is out of range for model '{model.id}' (1..{model.max_level})"
+                    )
+                elif not model.has_levels and practice.level is not None:
+                    report(f"model '{model.id}' has no levels: remove 'level'")
+            for required in practice.requires:
+                if required == pid:
+                    report("requires itself")
+                    continue
+                other = practices.get(required)
+                if other is None:
+                    report(f"requires unknown practice '{required}'{_suggest(required, practices)}")
+                    continue
+                if (
+                    other.model == practice.model
+                    and practice.level is not None
+                    and other.level is not None
+                    and other.level > practice.level
+                ):
+                    report(
+                        f"level inversion: at level {practice.level} it requires '{required}' at level "
+                        f"{other.level} of the same model, so level {practice.level} could never be reached "
+                        "before a higher one"
+                    )
+
+    def _check_condition(
+        self, file: str, entry: str, line: int, condition: Condition, practices: Mapping[str, Any]
+    ) -> None:
+        for test in tests(condition):
+            if test.subject == "practice" and test.name not in practices:
+                self.problem(
+                    file,
+                    entry,
+                    f"condition tests unknown practice '{test.name}'{_suggest(test.name, practices)}",
+                    line,
+                )
+            if (
+                test.field in FRACTION_FIELDS
+                and isinstance(test.operand, float)
+                and not 0.0 <= test.operand <= 1.0
+            ):
+                self.problem(
+                    file,
+                    entry,
+                    f"condition compares {test.field} (a fraction 0..1) with {test.operand:g}",
+                    line,
+                )
+
+    def _context_rules(
+        self,
+        files: list[_File],
+        practices: Mapping[str, Practice],
+        models: Mapping[str, Model],
+    ) -> list[ContextRule]:
+        rules: list[ContextRule] = []
+        for file in files:
+            for raw in file.data.get("context_rules", []):
+                entry = f"context rule '{raw['id']}'"
+                condition = parse_condition(raw["when"])
+                self._check_condition(file.path, entry, raw.line, condition, practices)
+                effects = []
+                for index, effect_raw in enumerate(raw["effects"]):
+                    effect = _effect(effect_raw)
+                    for message in _effect_problems(effect, practices, models):
+                        self.problem(
+                            file.path, entry, f"effects[{index}]: {message}", effect_raw.line
+                        )
+                    effects.append(effect)
+                rules.append(
+                    ContextRule(
+                        id=raw["id"],
+                        title=raw["title"],
+                        when=condition,
+                        effects=tuple(effects),
+                        source=_cite(raw["source"]),
+                        origin=Origin(file.path, raw.line),
+                    )
+                )
+        return rules
+
+    def _outsourcing(
+        self, files: list[_File], practices: Mapping[str, Practice]
+    ) -> OutsourcingPolicy | None:
+        chosen: tuple[_File, _Mapping] | None = None
+        for file in files:
+            raw = file.data.get("outsourcing")
+            if raw is None:
+                continue
+            if chosen is not None and chosen[0].layer == file.layer:
+                self.problem(
+                    file.path,
+                    "outsourcing",
+                    f"a second outsourcing section in one rule base (first in {chosen[0].path})",
+                    raw.line,
+                )
+                continue
+            chosen = (file, raw)  # a later layer replaces the base's policy
+        if chosen is None:
+            return None
+        file, raw = chosen
+        rules = []
+        for rule in raw["rules"]:
+            entry = f"outsourcing rule '{rule['id']}'"
+            condition = parse_condition(rule["when"])
+            self._check_condition(file.path, entry, rule.line, condition, practices)
+            rules.append(
+                OutsourcingRule(
+                    id=rule["id"],
+                    title=rule["title"],
+                    when=condition,
+                    recommendation=Recommendation(rule["recommendation"]),
+                    saving_fraction=float(rule["saving_fraction"]),
+                    reason=rule["reason"],
+                    source=_cite(rule["source"]),
+                    origin=Origin(file.path, rule.line),
+                )
+            )
+        for pid in raw["provisional_unless_adopted"]:
+            if pid not in practices:
+                self.problem(
+                    file.path,
+                    "outsourcing",
+                    f"provisional_unless_adopted names unknown practice '{pid}'{_suggest(pid, practices)}",
+                    raw.line,
+                )
+        return OutsourcingPolicy(
+            rules=tuple(rules),
+            fallback=Recommendation(raw["fallback"]["recommendation"]),
+            fallback_reason=raw["fallback"]["reason"],
+            provisional_unless_adopted=tuple(raw["provisional_unless_adopted"]),
+            source=_cite(raw["source"]),
+            origin=Origin(file.path, raw.line),
+        )
+
+    def _check_rule_ids(
+        self, context_rules: list[ContextRule], outsourcing: OutsourcingPolicy | None
+    ) -> None:
+        seen: dict[str, str] = {}
+        all_rules: list[ContextRule | OutsourcingRule] = [
+            *context_rules,
+            *(outsourcing.rules if outsourcing else ()),
+        ]
+        for rule in all_rules:
+            if rule.id in seen:
+                self.problem(
+                    rule.origin.path,
+                    f"rule '{rule.id}'",
+                    f"duplicate rule id (first defined in {seen[rule.id]})",
+                    rule.origin.line,
+                )
+            else:
+                seen[rule.id] = str(rule.origin)
+
+    def _check_cycles(
+        self, practices: Mapping[str, Practice], context_rules: list[ContextRule]
+    ) -> None:
+        # Context rules may add prerequisites; any of them may fire together, so the
+        # graph with all of them added must stay acyclic.
+        # Self-requirements are reported on their own ("requires itself"), not as cycles.
+        edges: dict[str, list[str]] = {
+            pid: [r for r in p.requires if r != pid] for pid, p in practices.items()
+        }
+        added_by: dict[tuple[str, str], str] = {}
+        for rule in context_rules:
+            for effect in rule.effects:
+                if isinstance(effect, RequireEffect) and effect.practice in edges:
+                    for required in effect.requires:
+                        if required == effect.practice:
+                            continue
+                        edges[effect.practice].append(required)
+                        added_by.setdefault((effect.practice, required), rule.id)
+        for cycle in find_cycles(edges):
+            first = practices[cycle[0]].origin
+            via = sorted(
+                {added_by[(a, b)] for a, b in itertools.pairwise(cycle) if (a, b) in added_by}
+            )
+            note = (
+                f" (through prerequisites added by context rules: {', '.join(via)})" if via else ""
+            )
+            self.problem(
+                first.path,
+                f"practice '{cycle[0]}'",
+                "prerequisite cycle: " + " -> ".join(cycle) + note,
+                first.line,
+            )
+
+
+def find_cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Name one cycle per tangle in a ``node -> prerequisites`` graph (iterative).
+
+    Nodes that survive Kahn's peeling all have a surviving prerequisite, so walking
+    from one along surviving edges must come back on itself: that loop is reported.
+    """
+    known = {node: [r for r in reqs if r in edges] for node, reqs in edges.items()}
+    pending = {node: len(set(reqs)) for node, reqs in known.items()}
+    dependants: dict[str, list[str]] = {node: [] for node in known}
+    for node, reqs in known.items():
+        for required in set(reqs):
+            dependants[required].append(node)
+    ready = [node for node, count in pending.items() if count == 0]
+    while ready:
+        node = ready.pop()
+        for dependant in dependants[node]:
+            pending[dependant] -= 1
+            if pending[dependant] == 0:
+                ready.append(dependant)
+    tangled = {node for node, count in pending.items() if count > 0}
+    cycles: list[list[str]] = []
+    explained: set[str] = set()
+    for start in sorted(tangled):
+        if start in explained:
+            continue
+        path: list[str] = []
+        position: dict[str, int] = {}
+        node = start
+        while node not in position and node not in explained:
+            position[node] = len(path)
+            path.append(node)
+            node = min(r for r in known[node] if r in tangled)
+        explained.update(path)
+        if node in position:
+            loop = path[position[node] :]
+            pivot = loop.index(min(loop))
+            loop = loop[pivot:] + loop[:pivot]
+            cycles.append([*loop, loop[0]])
+    return cycles
+
+
+def _effect(raw: Mapping[str, Any]) -> Effect:
+    kind = raw["effect"]
+    if kind in ("raise", "lower"):
+        amount = float(raw["by"]) if kind == "raise" else -float(raw["by"])
+        return ScoreEffect(
+            amount=amount,
+            practices=tuple(raw.get("practices", ())),
+            model=raw.get("model"),
+            axis=raw.get("axis"),
+        )
+    if kind == "include":
+        return IncludeEffect(practices=tuple(raw["practices"]))
+    if kind == "require":
+        return RequireEffect(practice=raw["practice"], requires=tuple(raw["requires"]))
+    return WarnEffect(
+        code=raw["code"], message=raw["message"], practices=tuple(raw.get("practices", ()))
+    )
+
+
+def _effect_problems(
+    effect: Effect, practices: Mapping[str, Any], models: Mapping[str, Model]
+) -> Iterator[str]:
+    named: tuple[str, ...] = ()
+    if isinstance(effect, ScoreEffect):
+        named = effect.practices
+        if effect.model is not None:
+            model = models.get(effect.model)
+            if model is None:
+                yield f"unknown model '{effect.model}'{_suggest(effect.model, models)}"
+            elif effect.axis is not None and effect.axis not in model.axis_ids():
+                yield f"unknown axis '{effect.axis}' for model '{effect.model}'{_suggest(effect.axis, model.axis_ids())}"
+    elif isinstance(effect, IncludeEffect | WarnEffect):
+        named = effect.practices
+    else:
+        named = (effect.practice, *effect.requires)
+        if effect.practice in effect.requires:
+            yield f"'{effect.practice}' cannot require itself"
+    for pid in named:
+        if pid not in practices:
+            yield f"unknown practice '{pid}'{_suggest(pid, practices)}"
+
+
+def _digest(manifest: Mapping[str, Any], files: list[_File]) -> str:
+    """Content digest: independent of where the directory is and of YAML layout."""
+    content = {
+        "manifest": manifest,
+        "files": [[f.layer, f.name, f.data] for f in files],
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

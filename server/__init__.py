@@ -1,0 +1,1 @@
+"""gRPC service: protobuf translation and operations (not built yet)."""

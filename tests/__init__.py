@@ -1,0 +1,1 @@
+"""Roadmap Engine test suite."""

@@ -1,0 +1,56 @@
+"""Every kind of bad rule base is refused, naming file, entry and line; nothing loads.
+
+The cases are data (tests/rulebase_cases.yaml); this one test drives them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine.errors import RuleBaseError
+from engine.rulebase import load_rulebase
+
+CASES_FILE = Path(__file__).with_name("rulebase_cases.yaml")
+CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+
+
+def write_rulebase(directory: Path, files: dict[str, str | None]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, content in {**CASES["base"], **files}.items():
+        if content is not None:
+            (directory / name).write_text(content, encoding="utf-8")
+    return directory
+
+
+def test_the_base_of_the_cases_is_valid(tmp_path: Path) -> None:
+    rulebase = load_rulebase(write_rulebase(tmp_path, {}))
+    assert list(rulebase.practices) == ["version-control", "ci", "cd"]
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=[c["name"] for c in CASES["cases"]])
+def test_bad_rule_base_is_refused_with_every_problem_located(
+    tmp_path: Path, case: dict[str, Any]
+) -> None:
+    directory = write_rulebase(tmp_path / "rules", case["files"])
+    result = None
+    with pytest.raises(RuleBaseError) as raised:
+        result = load_rulebase(directory)
+    assert result is None, "a bad rule base must never half-load"
+    found = [
+        {"file": Path(p.file).name, "entry": p.entry, "message": p.message, "line": p.line}
+        for p in raised.value.problems
+    ]
+    assert len(found) == len(case["problems"]), f"got {found}"
+    for got, want in zip(found, case["problems"], strict=True):
+        assert got["file"] == want["file"], got
+        assert got["entry"] == want["entry"], got
+        assert want["message"] in got["message"], got
+        if "line" in want:
+            assert got["line"] == want["line"], got
+    # The error message itself lists every problem, so a log line is enough to fix them.
+    for problem in raised.value.problems:
+        assert str(problem) in str(raised.value)
