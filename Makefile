@@ -5,8 +5,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+PROTOS := $(shell find proto -name '*.proto')
+GEN    := gen/.generated-stamp
 
-.PHONY: all venv test lint run rules-check clean
+.PHONY: all venv gen test lint run rules-check clean
 
 all: test
 
@@ -14,26 +16,38 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else "Python 3.11 or 3.12 is required (durable-rules does not import on 3.13); set PYTHON=")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@mkdir -p gen/roadmap/v1  # must exist when the package is installed (namespace roadmap.v1)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+# Generated protobuf and gRPC code, never edited by hand, never committed.
+$(GEN): $(STAMP) $(PROTOS)
+	rm -rf gen/roadmap && mkdir -p gen/roadmap/v1
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=gen \
+		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=gen $(PROTOS)
 	@touch $@
 
 venv: $(STAMP)
 
-test: $(STAMP)
+gen: $(GEN)
+
+test: $(GEN)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(GEN)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/buf lint
 
 rules-check: $(STAMP)
 	$(BIN)/roadmap rules check rules
 
-run: $(STAMP)
+run: $(GEN)
 	$(BIN)/roadmap rules check rules
 	$(BIN)/roadmap rules list
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

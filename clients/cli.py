@@ -12,9 +12,14 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import RuleBaseError
+from google.protobuf import json_format
+from roadmap.v1 import roadmap_pb2 as pb
+
+from engine.errors import AssessmentError, RuleBaseError
+from engine.roadmap import RoadmapEngine
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
+from server.convert import assessment_from_proto, roadmap_to_proto
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,6 +127,54 @@ def _rules_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def read_assessment(path: Path) -> pb.Assessment:
+    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return json_format.Parse(text, pb.Assessment())
+    except json_format.ParseError as exc:
+        raise InputError(f"{path}: not a roadmap.v1.Assessment in JSON: {exc}") from exc
+
+
+class InputError(Exception):
+    """A file the command cannot use; the message says which and why."""
+
+
+def to_json(message: Any) -> str:
+    """Proto3 JSON with the contract's field names, every field present, stable order."""
+    return json_format.MessageToJson(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def _plan(args: argparse.Namespace) -> int:
+    rulebase = _load(args.rules)
+    if rulebase is None:
+        return EXIT_INVALID
+    try:
+        message = read_assessment(args.file)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    engine = RoadmapEngine(rulebase)
+    try:
+        roadmap = engine.roadmap(assessment_from_proto(message))
+    except AssessmentError as exc:
+        for violation in exc.violations:
+            print(f"error: {args.file}: {violation}", file=sys.stderr)
+        print(f"{args.file}: invalid assessment, {len(exc.violations)} problem(s)", file=sys.stderr)
+        return EXIT_INVALID
+    print(to_json(roadmap_to_proto(roadmap, rulebase)))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roadmap", description="Roadmap Engine: IT, DevSecOps and ITSM maturity roadmaps."
@@ -148,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON with the rule file's keys")
     listing.add_argument("--model", metavar="MODEL", help="only the practices of this model")
     listing.set_defaults(handler=_rules_list)
+
+    plan = commands.add_parser("plan", help="compute the roadmap of an assessment file, locally")
+    plan.add_argument(
+        "file", type=Path, metavar="FILE", help="assessment: roadmap.v1.Assessment as JSON"
+    )
+    plan.add_argument(
+        "--format", choices=["json"], default="json", help="output format (default json)"
+    )
+    plan.add_argument(
+        "--rules", type=Path, default=BUNDLED_RULES, metavar="DIR", help="rule base directory"
+    )
+    plan.set_defaults(handler=_plan)
     return parser
 
 

@@ -6,7 +6,9 @@ where useful, what was expected. Checks collect all problems and raise once.
 Exception tree::
 
     RoadmapError
-    └── RuleBaseError       a rule base that cannot be loaded (carries every Problem)
+    ├── RuleBaseError       a rule base that cannot be loaded (carries every Problem)
+    ├── AssessmentError     an assessment the engine cannot use (carries every FieldViolation)
+    └── EvaluationError     the rule engine failed on a valid input (a bug or a broken engine)
 """
 
 from __future__ import annotations
@@ -42,3 +44,27 @@ class RuleBaseError(RoadmapError):
         lines = "\n".join(f"  {p}" for p in self.problems)
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid rule base ({count} {noun}; nothing was loaded):\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One problem of an input message: the field's path and what is wrong with it."""
+
+    field: str
+    description: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.description}"
+
+
+class AssessmentError(RoadmapError):
+    """The caller's input is invalid; ``violations`` says where and why."""
+
+    def __init__(self, violations: list[FieldViolation] | tuple[FieldViolation, ...]) -> None:
+        self.violations: tuple[FieldViolation, ...] = tuple(violations)
+        lines = "\n".join(f"  {v}" for v in self.violations)
+        super().__init__(f"invalid input ({len(self.violations)} problem(s)):\n{lines}")
+
+
+class EvaluationError(RoadmapError):
+    """The rule engine failed on input that passed validation."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.model import RuleBase
+from engine.roadmap import RoadmapEngine
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,3 +26,9 @@ def seeds() -> Path:
     if not SEEDS.is_dir():
         pytest.skip(f"seed articles not found at {SEEDS} (set ROADMAP_SEEDS): quotes not checked")
     return SEEDS
+
+
+@pytest.fixture(scope="session")
+def engine(bundled: RuleBase) -> RoadmapEngine:
+    # One per session: durable-rules never frees a registered ruleset.
+    return RoadmapEngine(bundled)

@@ -8,11 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import pytest
 import yaml
 
 from engine.errors import RuleBaseError
-from engine.rulebase import load_rulebase
+from engine.rulebase import _fast_validator, _validator, load_rulebase
 
 CASES_FILE = Path(__file__).with_name("rulebase_cases.yaml")
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
@@ -54,3 +55,36 @@ def test_bad_rule_base_is_refused_with_every_problem_located(
     # The error message itself lists every problem, so a log line is enough to fix them.
     for problem in raised.value.problems:
         assert str(problem) in str(raised.value)
+
+
+def _case_documents() -> list[tuple[str, str, object]]:
+    documents = []
+    for case in CASES["cases"]:
+        for name, content in {**CASES["base"], **case["files"]}.items():
+            if content is None:
+                continue
+            try:
+                data = yaml.safe_load(content)
+            except yaml.YAMLError:
+                continue
+            schema = "manifest.schema.json" if name == "rulebase.yaml" else "rulefile.schema.json"
+            documents.append((f"{case['name']}: {name}", schema, data))
+    return documents
+
+
+@pytest.mark.parametrize(
+    ("name", "schema", "data"), _case_documents(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_fast_and_full_schema_validators_agree(name: str, schema: str, data: object) -> None:
+    # The loader trusts the fast validator when it accepts: it must never be laxer.
+    fast_accepts = not _fast_rejects(schema, data)
+    full_accepts = not list(_validator(schema).iter_errors(data))
+    assert fast_accepts == full_accepts, name
+
+
+def _fast_rejects(schema: str, data: object) -> bool:
+    try:
+        _fast_validator(schema)(data)
+    except fastjsonschema.JsonSchemaValueException:
+        return True
+    return False

@@ -1,0 +1,217 @@
+"""What a unit tells us about itself, and the checks that make it usable.
+
+Validation returns every problem with the path of the field it concerns, in the
+shape of the gRPC contract (``practices[3].practice_id``), so the service can hand
+them to the caller as field violations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from engine.errors import AssessmentError, FieldViolation
+from engine.model import Status
+from engine.rulebase import suggest
+
+if TYPE_CHECKING:
+    from engine.model import RuleBase
+
+#: Size limits: an assessment over them is refused, not truncated.
+MAX_UNIT_ID_LENGTH = 256
+MAX_PRACTICE_STATUSES = 10_000
+MAX_SERVICES = 2_000
+MAX_TARGETS = 64
+MAX_ANNUAL_COST = 1e12
+
+_Add = Callable[[str, str], None]
+
+
+class UserBase(StrEnum):
+    UNSPECIFIED = "unspecified"
+    EXTERNAL_HOMOGENEOUS = "external-homogeneous"
+    INTERNAL_COMPLEX = "internal-complex"
+
+
+class Grade(StrEnum):
+    """Low/medium/high scale of a service's differentiation and criticality."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeStatus:
+    practice_id: str
+    status: Status | None  # None: the caller did not say (an error)
+    progress: float = 0.0  # 0..1, meaningful for PARTIAL
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Operating metrics as fractions 0..1; None means unknown."""
+
+    keep_the_lights_on_share: float | None = None
+    staff_turnover_rate: float | None = None
+    self_service_share: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Reach ``level`` of ``model``; for a model without levels, level 0 means all of it."""
+
+    model: str
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    id: str
+    name: str
+    annual_cost: float
+    live_requirement: bool | None = None
+    differentiation: Grade | None = None
+    commodity_available: bool | None = None
+    criticality: Grade | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    unit_id: str
+    practices: tuple[PracticeStatus, ...] = ()
+    user_base: UserBase = UserBase.UNSPECIFIED
+    metrics: Metrics = field(default_factory=Metrics)
+    targets: tuple[Target, ...] = ()
+    wave_capacity: int | None = None
+    services: tuple[Service, ...] = ()
+
+    def statuses(self) -> dict[str, PracticeStatus]:
+        """Practice id to its status; practices not listed are not started."""
+        return {p.practice_id: p for p in self.practices}
+
+
+def _fraction_problem(value: float) -> str | None:
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        return f"must be a fraction between 0 and 1, got {value}"
+    return None
+
+
+def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]:
+    """Every problem of the assessment against the rule base, in field order."""
+    problems: list[FieldViolation] = []
+
+    def add(path: str, description: str) -> None:
+        problems.append(FieldViolation(path, description))
+
+    if not assessment.unit_id.strip():
+        add("unit_id", "must not be empty")
+    elif len(assessment.unit_id) > MAX_UNIT_ID_LENGTH:
+        add("unit_id", f"must be at most {MAX_UNIT_ID_LENGTH} characters")
+
+    if len(assessment.practices) > MAX_PRACTICE_STATUSES:
+        add(
+            "practices",
+            f"too many items: {len(assessment.practices)} (at most {MAX_PRACTICE_STATUSES})",
+        )
+    else:
+        _validate_practices(assessment, rulebase, add)
+
+    for name in ("keep_the_lights_on_share", "staff_turnover_rate", "self_service_share"):
+        value = getattr(assessment.metrics, name)
+        if value is not None and (problem := _fraction_problem(value)):
+            add(f"metrics.{name}", problem)
+
+    if len(assessment.targets) > MAX_TARGETS:
+        add("targets", f"too many items: {len(assessment.targets)} (at most {MAX_TARGETS})")
+    else:
+        _validate_targets(assessment, rulebase, add)
+
+    if assessment.wave_capacity is not None and assessment.wave_capacity < 1:
+        add(
+            "wave_capacity",
+            f"must be at least 1 effort point when set, got {assessment.wave_capacity}",
+        )
+
+    if len(assessment.services) > MAX_SERVICES:
+        add("services", f"too many items: {len(assessment.services)} (at most {MAX_SERVICES})")
+    else:
+        _validate_services(assessment, add)
+    return problems
+
+
+def _validate_practices(assessment: Assessment, rulebase: RuleBase, add: _Add) -> None:
+    seen: dict[str, int] = {}
+    for index, status in enumerate(assessment.practices):
+        path = f"practices[{index}]"
+        if not status.practice_id:
+            add(f"{path}.practice_id", "must not be empty")
+        elif status.practice_id not in rulebase.practices:
+            hint = suggest(status.practice_id, rulebase.practices)
+            add(f"{path}.practice_id", f"unknown practice '{status.practice_id}'{hint}")
+        elif status.practice_id in seen:
+            first = seen[status.practice_id]
+            add(
+                f"{path}.practice_id",
+                f"duplicate of practices[{first}]: '{status.practice_id}' is listed twice",
+            )
+        else:
+            seen[status.practice_id] = index
+        if status.status is None:
+            add(f"{path}.adoption", "must be set (ADOPTED, PARTIAL or NOT_APPLICABLE)")
+        if problem := _fraction_problem(status.progress):
+            add(f"{path}.progress", problem)
+
+
+def _validate_targets(assessment: Assessment, rulebase: RuleBase, add: _Add) -> None:
+    seen: dict[str, int] = {}
+    for index, target in enumerate(assessment.targets):
+        path = f"targets[{index}]"
+        model = rulebase.models.get(target.model)
+        if model is None:
+            known = ", ".join(rulebase.models)
+            add(f"{path}.model", f"unknown model '{target.model}' (known: {known})")
+            continue
+        if target.model in seen:
+            add(
+                f"{path}.model", f"duplicate of targets[{seen[target.model]}]: one target per model"
+            )
+        seen[target.model] = index
+        if model.has_levels and not 1 <= target.level <= model.max_level:
+            add(
+                f"{path}.level",
+                f"must be between 1 and {model.max_level} for model '{model.id}', got {target.level}",
+            )
+        elif not model.has_levels and target.level != 0:
+            add(
+                f"{path}.level",
+                f"model '{model.id}' has no levels: leave level unset (0) to target all of it",
+            )
+
+
+def _validate_services(assessment: Assessment, add: _Add) -> None:
+    seen: dict[str, int] = {}
+    for index, service in enumerate(assessment.services):
+        path = f"services[{index}]"
+        if not service.id.strip():
+            add(f"{path}.id", "must not be empty")
+        elif service.id in seen:
+            add(f"{path}.id", f"duplicate of services[{seen[service.id]}]: '{service.id}'")
+        else:
+            seen[service.id] = index
+        if math.isnan(service.annual_cost) or math.isinf(service.annual_cost):
+            add(f"{path}.annual_cost", f"must be a finite amount, got {service.annual_cost}")
+        elif not 0 <= service.annual_cost <= MAX_ANNUAL_COST:
+            add(
+                f"{path}.annual_cost",
+                f"must be between 0 and {MAX_ANNUAL_COST:.0f}, got {service.annual_cost}",
+            )
+
+
+def check(assessment: Assessment, rulebase: RuleBase) -> None:
+    """Raise :class:`AssessmentError` with every violation, if there is any."""
+    if problems := validate(assessment, rulebase):
+        raise AssessmentError(problems)

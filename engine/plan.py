@@ -1,0 +1,317 @@
+"""Order a unit's next steps: which practices, in which waves, with which scores and why.
+
+Plain Python, linear in the rule base (plus the steps' prerequisite edges):
+
+1. **wanted**: the targets' practices (or, without targets, those of each levelled
+   model's next level), practices context rules include, and the preconditions of
+   outsourcing decisions; never a practice already adopted or not applicable;
+2. **closure**: every unmet prerequisite of a wanted practice, transitively, with the
+   prerequisites context rules add for this unit;
+3. **scores**: value against effort, plus the context rules' raises and lowers, plus
+   ``UNLOCK_WEIGHT`` per later step it unlocks (transitively); every term is a reason;
+4. **waves**: list scheduling over the prerequisite graph: a wave takes the available
+   steps (prerequisites all in earlier waves) by score, then id, up to the capacity;
+   a step larger than the capacity gets a wave of its own, with a warning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from engine.levels import PRECISION, is_done
+from engine.model import IncludeEffect, RequireEffect, ScoreEffect, WarnEffect
+from engine.results import Reason, Step, Warning
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from engine.assessment import Assessment, PracticeStatus
+    from engine.model import ContextRule, Practice, RuleBase
+    from engine.results import ModelLevel
+
+#: Score added per later step a step unlocks, directly or through others.
+UNLOCK_WEIGHT = 0.25
+#: Where the engine's own scoring and inclusion rules are written down.
+ENGINE_SOURCE = "engine: rules/README.md § How the roadmap is built"
+
+
+@dataclass(slots=True)
+class Adjustments:
+    """What the context rules that fired change for one unit."""
+
+    by_practice: dict[str, list[tuple[float, ContextRule]]] = field(default_factory=dict)
+    by_model: dict[str, list[tuple[str | None, float, ContextRule]]] = field(default_factory=dict)
+    includes: dict[str, list[Reason]] = field(default_factory=dict)
+    requires: dict[str, list[tuple[str, ContextRule]]] = field(default_factory=dict)
+    warnings: list[Warning] = field(default_factory=list)
+
+    def score_reasons(self, practice: Practice) -> list[Reason]:
+        found = [(amount, rule) for amount, rule in self.by_practice.get(practice.id, ())]
+        found += [
+            (amount, rule)
+            for axis, amount, rule in self.by_model.get(practice.model, ())
+            if axis in (None, practice.axis)
+        ]
+        return [Reason(rule.id, rule.source.cite(), amount, rule.title) for amount, rule in found]
+
+    def requires_of(self, practice: Practice) -> tuple[str, ...]:
+        added = tuple(
+            r for r, _ in self.requires.get(practice.id, ()) if r not in practice.requires
+        )
+        return practice.requires + added
+
+
+def adjustments(fired: Sequence[ContextRule]) -> Adjustments:
+    """Collect the effects of the fired rules, in rule base order."""
+    adj = Adjustments()
+    for rule in fired:
+        for effect in rule.effects:
+            if isinstance(effect, ScoreEffect):
+                if effect.practices:
+                    for pid in effect.practices:
+                        adj.by_practice.setdefault(pid, []).append((effect.amount, rule))
+                elif effect.model is not None:
+                    entry = (effect.axis, effect.amount, rule)
+                    adj.by_model.setdefault(effect.model, []).append(entry)
+            elif isinstance(effect, IncludeEffect):
+                reason = Reason(rule.id, rule.source.cite(), 0.0, f"included by rule: {rule.title}")
+                for pid in effect.practices:
+                    adj.includes.setdefault(pid, []).append(reason)
+            elif isinstance(effect, RequireEffect):
+                for required in effect.requires:
+                    adj.requires.setdefault(effect.practice, []).append((required, rule))
+            elif isinstance(effect, WarnEffect):
+                adj.warnings.append(Warning(effect.code, effect.message, effect.practices, rule.id))
+    return adj
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...]
+    warnings: tuple[Warning, ...]
+    wanted: frozenset[str]
+
+
+def wanted_practices(
+    rulebase: RuleBase,
+    assessment: Assessment,
+    statuses: Mapping[str, PracticeStatus],
+    levels: Sequence[ModelLevel],
+) -> dict[str, list[Reason]]:
+    """Practices the unit aims at (targets, or each levelled model's next level)."""
+    wanted: dict[str, list[Reason]] = {}
+
+    def want(practice: Practice, reason: Reason) -> None:
+        if not is_done(statuses.get(practice.id)):
+            wanted.setdefault(practice.id, []).append(reason)
+
+    if assessment.targets:
+        for target in assessment.targets:
+            model = rulebase.models[target.model]
+            aim = f"level {target.level}" if model.has_levels else "all practices"
+            reason = Reason("plan.target", ENGINE_SOURCE, 0.0, f"target: {model.id} {aim}")
+            for practice in rulebase.practices_of(model.id):
+                if not model.has_levels or (practice.level or 0) <= target.level:
+                    want(practice, reason)
+        return wanted
+    for standing in levels:
+        if standing.max_level == 0 or standing.level >= standing.max_level:
+            continue
+        model = rulebase.models[standing.model]
+        goal = standing.level + 1
+        title = model.levels[goal - 1].title
+        reason = Reason(
+            "plan.next-level", ENGINE_SOURCE, 0.0, f"next level of {model.id}: {goal} ({title})"
+        )
+        for practice in rulebase.practices_of(model.id):
+            if (practice.level or 0) <= goal:
+                want(practice, reason)
+    return wanted
+
+
+def plan(
+    rulebase: RuleBase,
+    assessment: Assessment,
+    *,
+    statuses: Mapping[str, PracticeStatus],
+    levels: Sequence[ModelLevel],
+    adj: Adjustments,
+    extra: Mapping[str, Reason],
+) -> Plan:
+    """The roadmap's steps (ordered by wave, score, id) and the planner's warnings."""
+    wanted = wanted_practices(rulebase, assessment, statuses, levels)
+    for pid, reasons in adj.includes.items():
+        if not is_done(statuses.get(pid)):
+            wanted.setdefault(pid, []).extend(reasons)
+    for pid, reason in extra.items():
+        if not is_done(statuses.get(pid)):
+            wanted.setdefault(pid, []).append(reason)
+
+    members, requires, needed_by = _closure(rulebase, wanted, statuses, adj)
+    order = _topological(members, requires)
+    unlocked = _descendant_counts(order, needed_by)
+    scored: dict[str, tuple[float, list[Reason]]] = {}
+    for pid in order:
+        practice = rulebase.practices[pid]
+        base = round(practice.value / practice.effort, PRECISION)
+        reasons = [
+            *members[pid],
+            Reason(
+                "plan.value-effort",
+                ENGINE_SOURCE,
+                base,
+                f"value {practice.value} against effort {practice.effort}",
+            ),
+            *adj.score_reasons(practice),
+        ]
+        if unlocked[pid]:
+            amount = UNLOCK_WEIGHT * unlocked[pid]
+            reasons.append(
+                Reason(
+                    "plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked[pid]} later step(s)"
+                )
+            )
+        scored[pid] = (round(sum(r.amount for r in reasons), PRECISION), reasons)
+
+    waves, warnings = _waves(rulebase, requires, needed_by, scored, assessment.wave_capacity)
+    steps = [
+        Step(
+            practice_id=pid,
+            title=rulebase.practices[pid].title,
+            model=rulebase.practices[pid].model,
+            axis=rulebase.practices[pid].axis,
+            level=rulebase.practices[pid].level,
+            wave=waves[pid],
+            score=scored[pid][0],
+            effort=rulebase.practices[pid].effort,
+            reasons=tuple(scored[pid][1]),
+            unlocks=tuple(sorted(needed_by.get(pid, ()))),
+            requires=tuple(sorted(requires[pid])),
+        )
+        for pid in members
+    ]
+    steps.sort(key=lambda s: (s.wave, -s.score, s.practice_id))
+    return Plan(tuple(steps), tuple(warnings), frozenset(wanted))
+
+
+def _closure(
+    rulebase: RuleBase,
+    wanted: Mapping[str, list[Reason]],
+    statuses: Mapping[str, PracticeStatus],
+    adj: Adjustments,
+) -> tuple[dict[str, list[Reason]], dict[str, tuple[str, ...]], dict[str, set[str]]]:
+    """Wanted practices plus every unmet prerequisite, with each one's direct edges."""
+    # Not-applicable prerequisites do not block, adopted ones are met.
+    members: dict[str, list[Reason]] = {pid: list(reasons) for pid, reasons in wanted.items()}
+    requires: dict[str, tuple[str, ...]] = {}
+    needed_by: dict[str, set[str]] = defaultdict(set)
+    stack = sorted(members)
+    while stack:
+        pid = stack.pop()
+        requires[pid] = tuple(
+            r
+            for r in dict.fromkeys(adj.requires_of(rulebase.practices[pid]))
+            if not is_done(statuses.get(r))
+        )
+        for required in requires[pid]:
+            needed_by[required].add(pid)
+            if required not in members:
+                members[required] = []
+                stack.append(required)
+    for pid, users in needed_by.items():
+        members[pid].append(
+            Reason(
+                "plan.prerequisite",
+                ENGINE_SOURCE,
+                0.0,
+                f"prerequisite of {', '.join(sorted(users))}",
+            )
+        )
+    for pid, rules in adj.requires.items():
+        for required, rule in rules:
+            if pid in members and required in members:
+                text = f"prerequisite {required} added by rule: {rule.title}"
+                members[pid].append(Reason(rule.id, rule.source.cite(), 0.0, text))
+
+    return members, requires, needed_by
+
+
+def _topological(members: Mapping[str, object], requires: Mapping[str, Sequence[str]]) -> list[str]:
+    """Prerequisites before dependants (Kahn); ties by id, so the order is deterministic."""
+    pending = {pid: len(requires[pid]) for pid in members}
+    dependants: dict[str, list[str]] = defaultdict(list)
+    for pid in members:
+        for required in requires[pid]:
+            dependants[required].append(pid)
+    ready = sorted((pid for pid, n in pending.items() if n == 0), reverse=True)
+    order = []
+    while ready:
+        pid = ready.pop()
+        order.append(pid)
+        for dependant in dependants[pid]:
+            pending[dependant] -= 1
+            if pending[dependant] == 0:
+                ready.append(dependant)
+    if len(order) != len(members):  # the loader refuses cycles; this guards the invariant
+        raise AssertionError("prerequisite cycle among roadmap steps")
+    return order
+
+
+def _descendant_counts(order: Sequence[str], needed_by: Mapping[str, set[str]]) -> dict[str, int]:
+    """How many steps depend on each step, transitively (bitsets over the order)."""
+    position = {pid: n for n, pid in enumerate(order)}
+    below: dict[str, int] = {}
+    for pid in reversed(order):
+        bits = 0
+        for dependant in needed_by.get(pid, ()):
+            bits |= below[dependant] | (1 << position[dependant])
+        below[pid] = bits
+    return {pid: bits.bit_count() for pid, bits in below.items()}
+
+
+def _waves(
+    rulebase: RuleBase,
+    requires: Mapping[str, Sequence[str]],
+    needed_by: Mapping[str, set[str]],
+    scored: Mapping[str, tuple[float, list[Reason]]],
+    capacity: int | None,
+) -> tuple[dict[str, int], list[Warning]]:
+    pending = {pid: len(requires[pid]) for pid in scored}
+    available = [pid for pid, n in pending.items() if n == 0]
+    waves: dict[str, int] = {}
+    warnings: list[Warning] = []
+    wave = 0
+    while available:
+        wave += 1
+        available.sort(key=lambda pid: (-scored[pid][0], pid))
+        chosen: list[str] = []
+        used = 0
+        for pid in available:
+            effort = rulebase.practices[pid].effort
+            if capacity is None or used + effort <= capacity:
+                chosen.append(pid)
+                used += effort
+            elif not chosen:  # larger than a whole wave: it gets one of its own
+                chosen.append(pid)
+                warnings.append(
+                    Warning(
+                        "step-exceeds-wave-capacity",
+                        f"{pid} needs {effort} effort points, more than the wave capacity of "
+                        f"{capacity}: it gets wave {wave} to itself",
+                        (pid,),
+                        "plan.capacity",
+                    )
+                )
+                break
+        released = []
+        for pid in chosen:
+            waves[pid] = wave
+            for dependant in needed_by.get(pid, ()):
+                pending[dependant] -= 1
+                if pending[dependant] == 0:
+                    released.append(dependant)
+        taken = set(chosen)
+        available = [pid for pid in available if pid not in taken] + released
+    return waves, warnings

@@ -1,0 +1,220 @@
+"""The engine's front door: roadmaps, explanations, comparisons, portfolio summaries.
+
+``RoadmapEngine`` compiles a rule base's rules once; each call validates its input,
+has durable-rules evaluate the context and outsourcing rules, and builds the answer in
+plain Python (:func:`build_roadmap`, a pure function of the rule base, the assessment
+and the rules that fired, so tests can feed it the reference evaluator's conclusions).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from engine.assessment import check, validate
+from engine.errors import AssessmentError, FieldViolation
+from engine.levels import is_done
+from engine.levels import levels as model_levels
+from engine.model import Status
+from engine.outsourcing import precondition_steps, recommend
+from engine.plan import Adjustments, Plan, adjustments, plan
+from engine.results import (
+    Blocker,
+    Comparison,
+    Explanation,
+    LevelChange,
+    LevelCount,
+    LevelDistribution,
+    PortfolioSummary,
+    Roadmap,
+)
+from engine.rulebase import suggest
+from engine.ruleengine import CompiledRules, Encoding
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from engine.assessment import Assessment, PracticeStatus
+    from engine.model import RuleBase
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A roadmap with the intermediate results explanations need."""
+
+    roadmap: Roadmap
+    plan: Plan
+    adjustments: Adjustments
+
+
+def build_roadmap(
+    rulebase: RuleBase,
+    assessment: Assessment,
+    fired: Sequence[str],
+    matched: Sequence[Sequence[str]],
+) -> Evaluation:
+    """The roadmap, given the context rules that fired and each service's matching rules."""
+    statuses = assessment.statuses()
+    rules = {rule.id: rule for rule in rulebase.context_rules}
+    adj = adjustments([rules[rule_id] for rule_id in fired])
+    levels = model_levels(rulebase, statuses)
+    extra = precondition_steps(rulebase.outsourcing, assessment.services, statuses)
+    the_plan = plan(rulebase, assessment, statuses=statuses, levels=levels, adj=adj, extra=extra)
+    services, service_warnings = recommend(
+        rulebase.outsourcing, assessment.services, matched, statuses
+    )
+    roadmap = Roadmap(
+        unit_id=assessment.unit_id,
+        levels=levels,
+        steps=the_plan.steps,
+        outsourcing=services,
+        warnings=(*adj.warnings, *the_plan.warnings, *service_warnings),
+        rule_base_version=rulebase.version,
+        rule_base_digest=rulebase.digest,
+    )
+    return Evaluation(roadmap, the_plan, adj)
+
+
+class RoadmapEngine:
+    """Evaluates assessments against one rule base. Safe to share between threads."""
+
+    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
+        self.rulebase = rulebase
+        self.rules = CompiledRules(rulebase, encoding)
+
+    def _evaluate(self, assessment: Assessment) -> Evaluation:
+        check(assessment, self.rulebase)
+        fired = self.rules.context(assessment)
+        matched = self.rules.services(assessment.services)
+        return build_roadmap(self.rulebase, assessment, fired, matched)
+
+    def roadmap(self, assessment: Assessment) -> Roadmap:
+        """Levels, ordered steps, outsourcing decisions and warnings for one unit."""
+        return self._evaluate(assessment).roadmap
+
+    def explain(self, practice_id: str, assessment: Assessment) -> Explanation:
+        """Why a practice is, or is not, in the unit's roadmap."""
+        practice = self.rulebase.practices.get(practice_id)
+        if practice is None:
+            hint = suggest(practice_id, self.rulebase.practices)
+            raise AssessmentError(
+                [FieldViolation("practice_id", f"unknown practice '{practice_id}'{hint}")]
+            )
+        evaluation = self._evaluate(assessment)
+        roadmap, adj = evaluation.roadmap, evaluation.adjustments
+        statuses = assessment.statuses()
+        entry = statuses.get(practice_id)
+        status = (
+            entry.status if entry is not None and entry.status is not None else Status.NOT_STARTED
+        )
+        unmet = self._unmet_prerequisites(practice_id, statuses, adj)
+        step = roadmap.step(practice_id)
+        if step is not None:
+            waits = f"; it waits for {', '.join(step.requires)}" if step.requires else ""
+            summary = f"{practice_id} is step {roadmap.steps.index(step) + 1} of {len(roadmap.steps)}, in wave {step.wave} with score {step.score:g}{waits}."
+            reasons = step.reasons
+        else:
+            reasons = tuple(adj.score_reasons(practice))
+            if is_done(entry):
+                summary = f"{practice_id} is not in the roadmap: it is {status.value}."
+            else:
+                summary = f"{practice_id} is not in the roadmap: it is beyond the current target"
+                summary += f" and waits for {', '.join(unmet)}." if unmet else "."
+        return Explanation(
+            practice_id=practice_id,
+            title=practice.title,
+            status=status,
+            in_roadmap=step is not None,
+            wave=step.wave if step is not None else 0,
+            score=step.score if step is not None else 0.0,
+            unmet_prerequisites=unmet,
+            beyond_target=step is None
+            and not is_done(entry)
+            and practice_id not in evaluation.plan.wanted,
+            reasons=reasons,
+            summary=summary,
+        )
+
+    def _unmet_prerequisites(
+        self, practice_id: str, statuses: Mapping[str, PracticeStatus], adj: Adjustments
+    ) -> tuple[str, ...]:
+        unmet: set[str] = set()
+        stack = [practice_id]
+        while stack:
+            for required in adj.requires_of(self.rulebase.practices[stack.pop()]):
+                if required not in unmet and not is_done(statuses.get(required)):
+                    unmet.add(required)
+                    stack.append(required)
+        return tuple(sorted(unmet))
+
+    def compare(self, before: Assessment, after: Assessment) -> Comparison:
+        """What changed between two assessments of one unit."""
+        if before.unit_id != after.unit_id:
+            raise AssessmentError(
+                [
+                    FieldViolation(
+                        "after.unit_id", f"must equal before.unit_id '{before.unit_id}' (one unit)"
+                    )
+                ]
+            )
+        problems = [
+            FieldViolation(f"before.{v.field}", v.description)
+            for v in validate(before, self.rulebase)
+        ]
+        problems += [
+            FieldViolation(f"after.{v.field}", v.description)
+            for v in validate(after, self.rulebase)
+        ]
+        if problems:
+            raise AssessmentError(problems)
+        old, new = self.roadmap(before), self.roadmap(after)
+        statuses = after.statuses()
+        old_steps = {s.practice_id for s in old.steps}
+        old_warnings = {(w.code, w.practice_ids): w for w in old.warnings}
+        new_warnings = {(w.code, w.practice_ids): w for w in new.warnings}
+        return Comparison(
+            unit_id=after.unit_id,
+            levels=tuple(
+                LevelChange(a.model, a.level, b.level, a.progress, b.progress)
+                for a, b in zip(old.levels, new.levels, strict=True)
+            ),
+            steps_completed=tuple(
+                s.practice_id for s in old.steps if is_done(statuses.get(s.practice_id))
+            ),
+            steps_added=tuple(s.practice_id for s in new.steps if s.practice_id not in old_steps),
+            warnings_resolved=tuple(
+                w for key, w in old_warnings.items() if key not in new_warnings
+            ),
+            warnings_new=tuple(w for key, w in new_warnings.items() if key not in old_warnings),
+        )
+
+    def summarize(self, roadmaps: Sequence[Roadmap], *, top: int = 10) -> PortfolioSummary:
+        """Levels distribution and the prerequisites that hold back the most units."""
+        counts: dict[str, Counter[int]] = defaultdict(Counter)
+        blocked: dict[str, list[str]] = defaultdict(list)
+        for roadmap in roadmaps:
+            for standing in roadmap.levels:
+                counts[standing.model][standing.level] += 1
+            for step in roadmap.steps:
+                if step.unlocks:
+                    blocked[step.practice_id].append(roadmap.unit_id)
+        ranked = sorted(blocked.items(), key=lambda item: (-len(set(item[1])), item[0]))[:top]
+        return PortfolioSummary(
+            units=len(roadmaps),
+            levels=tuple(
+                LevelDistribution(
+                    model, tuple(LevelCount(level, n) for level, n in sorted(counter.items()))
+                )
+                for model, counter in sorted(counts.items())
+            ),
+            blockers=tuple(
+                Blocker(
+                    pid,
+                    self.rulebase.practices[pid].title,
+                    len(set(units)),
+                    tuple(sorted(set(units))),
+                )
+                for pid, units in ranked
+            ),
+        )

@@ -1,0 +1,243 @@
+"""Context and outsourcing rules compiled into durable-rules rulesets and evaluated.
+
+Compiled once per rule base version, evaluated per assessment. The engine's measured
+sharp edges (see ``../shared/notes/durable-rules.md``) are handled by construction:
+
+- rules are sharded so that no ruleset holds more than ``MAX_TESTS_PER_RULESET``
+  tests, well under the 64 tests one fact may satisfy and the 512 distinct tests of
+  a node (past which registration or assertion spins forever inside C);
+- every ruleset has a sink rule, so no fact is ever unmatched (an unmatched first
+  fact of a state corrupts the heap when the state is deleted);
+- the ``Host`` runs no background dispatcher threads (they corrupt results);
+- actions take one argument (two would make them asynchronous);
+- no rule tests ``id`` or ``sid`` (the engine re-asserts the state as a fact);
+- every evaluation has its own state, deleted in ``finally``; one lock serialises
+  evaluations, since the C engine holds the GIL and is not reentrant anyway;
+- the sink rule records every fact it sees: a fact the engine dropped without
+  raising (it does, for numbers its JSON parser rejects) is an ``EvaluationError``,
+  never a silently wrong answer.
+
+Facts carry only the fields the rules of their shard test, under short property names.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import durable.engine
+
+from engine.conditions import AllOf, AnyOf, Condition, Test, tests
+from engine.errors import EvaluationError
+from engine.facts import SERVICE_FIELDS, assessment_fields, context_facts, service_facts
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from engine.assessment import Assessment, Service
+    from engine.conditions import Value
+    from engine.model import ContextRule, OutsourcingRule, RuleBase
+
+#: Tests (leaves, one per value of an ``in`` list, plus the fact-kind test) per ruleset.
+MAX_TESTS_PER_RULESET = 48
+#: One ruleset must hold a rule and its shard's sink rule.
+MAX_TESTS_PER_RULE = MAX_TESTS_PER_RULESET - 1
+#: durable-rules refuses facts with more properties than this (error 302).
+MAX_FACT_PROPERTIES = 255
+
+_SINK = "__sink__"
+_KIND = "t"
+_INDEX = "i"
+_generation = itertools.count(1)
+
+
+class Encoding(StrEnum):
+    """How an assessment becomes facts (the benchmark compares both)."""
+
+    #: one small fact per shard: only the fields its rules test (the default)
+    MINIMAL = "minimal"
+    #: one fact per shard holding the whole assessment (every practice's status)
+    FULL = "full"
+
+
+def durable_test_count(condition: Condition) -> int:
+    """How many durable-rules tests a condition compiles to, with the fact-kind test."""
+    return 1 + sum(len(t.operand) if isinstance(t.operand, tuple) else 1 for t in tests(condition))
+
+
+class _QuietHost(durable.engine.Host):  # type: ignore[misc]
+    """A Host without the dispatcher threads the default one starts."""
+
+    def _run(self) -> None:
+        return
+
+
+@dataclass(frozen=True, slots=True)
+class _Shard:
+    name: str
+    rule_ids: tuple[str, ...]
+    fields: tuple[str, ...]  # the fields its facts carry
+
+
+def _compile(condition: Condition, props: dict[str, str]) -> dict[str, Any]:
+    if isinstance(condition, Test):
+        prop = props[condition.field]
+        if isinstance(condition.operand, tuple):
+            alternatives = [{prop: value} for value in condition.operand]
+            return alternatives[0] if len(alternatives) == 1 else {"$or": alternatives}
+        return {f"${condition.op}": {prop: condition.operand}}
+    key = "$and" if isinstance(condition, AllOf) else "$or"
+    assert isinstance(condition, AllOf | AnyOf)
+    return {key: [_compile(term, props) for term in condition.terms]}
+
+
+def _shards(rules: Sequence[ContextRule | OutsourcingRule]) -> list[list[Any]]:
+    shards: list[list[Any]] = []
+    budget = 0
+    for rule in rules:
+        cost = durable_test_count(rule.when)
+        if not shards or budget + cost > MAX_TESTS_PER_RULE:
+            shards.append([])
+            budget = 1  # the sink rule's test
+        shards[-1].append(rule)
+        budget += cost
+    return shards
+
+
+class CompiledRules:
+    """The rule base's context and outsourcing rules, registered with durable-rules."""
+
+    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
+        self.encoding = encoding
+        self._lock = threading.Lock()
+        self._fired: list[tuple[int, str]] = []
+        self._last_sid = 0
+        generation = next(_generation)
+        self._host = _QuietHost()
+        context_fields = sorted({t.field for r in rulebase.context_rules for t in tests(r.when)})
+        if encoding is Encoding.FULL:
+            context_fields = assessment_fields(rulebase.practices)
+            if len(context_fields) + 3 > MAX_FACT_PROPERTIES:
+                raise EvaluationError(
+                    f"full encoding needs {len(context_fields)} fact properties; "
+                    f"durable-rules allows {MAX_FACT_PROPERTIES}"
+                )
+        self._props = {field: f"f{n}" for n, field in enumerate([*context_fields, *SERVICE_FIELDS])}
+        outsourcing = rulebase.outsourcing.rules if rulebase.outsourcing else ()
+        self._context = self._register(
+            f"g{generation}-ctx", "c", rulebase.context_rules, context_fields
+        )
+        self._service = self._register(f"g{generation}-svc", "s", outsourcing, SERVICE_FIELDS)
+        self._context_order = {r.id: n for n, r in enumerate(rulebase.context_rules)}
+        self._service_order = {r.id: n for n, r in enumerate(outsourcing)}
+
+    @property
+    def shard_count(self) -> int:
+        return len(self._context) + len(self._service)
+
+    def _action(self, rule_id: str) -> Callable[[Any], None]:
+        def record(c: Any) -> None:  # one parameter: a synchronous action
+            self._fired.append((c.m[_INDEX], rule_id))
+
+        return record
+
+    def _register(
+        self,
+        prefix: str,
+        kind: str,
+        rules: Sequence[ContextRule | OutsourcingRule],
+        all_fields: Sequence[str],
+    ) -> list[_Shard]:
+        shards = []
+        definitions: dict[str, Any] = {}
+        for number, members in enumerate(_shards(rules)):
+            name = f"{prefix}{number}"
+            ruleset: dict[str, Any] = {}
+            for rule in members:
+                condition = {"$and": [{_KIND: kind}, _compile(rule.when, self._props)]}
+                ruleset[rule.id] = {"all": [{"m": condition}], "run": self._action(rule.id)}
+            ruleset[_SINK] = {"all": [{"m": {_KIND: kind}}], "run": self._action(_SINK)}
+            definitions[name] = ruleset
+            fields = (
+                all_fields
+                if self.encoding is Encoding.FULL or kind == "s"
+                else sorted({t.field for r in members for t in tests(r.when)})
+            )
+            shards.append(_Shard(name, tuple(r.id for r in members), tuple(fields)))
+        if definitions:
+            self._host.register_rulesets(definitions)
+        return shards
+
+    def _assert(
+        self, shards: list[_Shard], kind: str, facts: list[dict[str, Value]]
+    ) -> list[tuple[int, str]]:
+        with self._lock:
+            self._last_sid += 1
+            sid = str(self._last_sid)
+            self._fired = []
+            fired: list[tuple[int, str]] = []
+            asserted: list[str] = []
+            try:
+                for shard in shards:
+                    payload = [
+                        {"sid": sid, _KIND: kind, _INDEX: index}
+                        | {self._props[f]: fact[f] for f in shard.fields if fact[f] is not None}
+                        for index, fact in enumerate(facts)
+                    ]
+                    asserted.append(shard.name)
+                    self._host.assert_facts(shard.name, payload)
+                    seen = [index for index, rule_id in self._fired if rule_id == _SINK]
+                    if sorted(seen) != list(range(len(facts))):
+                        lost = sorted(set(range(len(facts))) - set(seen))
+                        raise EvaluationError(
+                            f"durable-rules dropped facts {lost} in ruleset {shard.name}"
+                        )
+                    self._fired = [entry for entry in self._fired if entry[1] != _SINK]
+                    fired.extend(self._fired)
+                    self._fired = []
+                return fired
+            except EvaluationError:
+                raise
+            except Exception as exc:
+                raise EvaluationError(
+                    f"durable-rules failed on ruleset {asserted[-1]}: {exc}"
+                ) from exc
+            finally:
+                self._fired = []
+                for name in asserted:
+                    self._host.delete_state(name, sid)
+
+    def context(self, assessment: Assessment) -> list[str]:
+        """Ids of the context rules whose conditions hold, in rule base order."""
+        if not self._context:
+            return []
+        fields = {f for shard in self._context for f in shard.fields}
+        facts = context_facts(assessment, fields)
+        fired = {rule_id for _, rule_id in self._assert(self._context, "c", [facts])}
+        return sorted(fired, key=self._context_order.__getitem__)
+
+    def services(self, services: Sequence[Service]) -> list[list[str]]:
+        """Per service, ids of the outsourcing rules that match it, in precedence order."""
+        if not services or not self._service:
+            return [[] for _ in services]
+        total = sum(s.annual_cost for s in services)
+        facts = [service_facts(service, total) for service in services]
+        matched: list[set[str]] = [set() for _ in services]
+        for index, rule_id in self._assert(self._service, "s", facts):
+            matched[index].add(rule_id)
+        return [sorted(ids, key=self._service_order.__getitem__) for ids in matched]
+
+    def live_states(self) -> int:
+        """States still held by the engine (always 0 between evaluations)."""
+        count = 0
+        for shard in (*self._context, *self._service):
+            for sid in range(1, self._last_sid + 1):
+                try:
+                    self._host.get_state(shard.name, str(sid))
+                except Exception:  # noqa: S112  (durable raises a bare Exception: the state is gone)
+                    continue
+                count += 1
+        return count

@@ -1,0 +1,268 @@
+"""Translate between the roadmap.v1 protobuf messages and the engine's domain values.
+
+Protobuf types stop here: the engine sees only domain values, and callers only
+messages. Field by field, in both directions, nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from roadmap.v1 import roadmap_pb2 as pb
+
+from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, Target, UserBase
+from engine.model import Recommendation, Status
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from engine.errors import FieldViolation
+    from engine.model import Model, Practice, RuleBase
+    from engine.results import (
+        Comparison,
+        Explanation,
+        PortfolioSummary,
+        Reason,
+        Roadmap,
+        ServiceRecommendation,
+        Step,
+        Warning,
+    )
+
+_ADOPTION = {
+    pb.ADOPTION_ADOPTED: Status.ADOPTED,
+    pb.ADOPTION_PARTIAL: Status.PARTIAL,
+    pb.ADOPTION_NOT_APPLICABLE: Status.NOT_APPLICABLE,
+    pb.ADOPTION_NOT_STARTED: Status.NOT_STARTED,
+}
+_STATUS = {status: adoption for adoption, status in _ADOPTION.items()}
+_USER_BASE = {
+    pb.USER_BASE_UNSPECIFIED: UserBase.UNSPECIFIED,
+    pb.USER_BASE_EXTERNAL_HOMOGENEOUS: UserBase.EXTERNAL_HOMOGENEOUS,
+    pb.USER_BASE_INTERNAL_COMPLEX: UserBase.INTERNAL_COMPLEX,
+}
+_GRADE = {pb.LEVEL_LOW: Grade.LOW, pb.LEVEL_MEDIUM: Grade.MEDIUM, pb.LEVEL_HIGH: Grade.HIGH}
+_RECOMMENDATION = {
+    Recommendation.DECOMMISSION: pb.RECOMMENDATION_DECOMMISSION,
+    Recommendation.OUTSOURCE: pb.RECOMMENDATION_OUTSOURCE,
+    Recommendation.RETAIN: pb.RECOMMENDATION_RETAIN,
+    Recommendation.INVEST: pb.RECOMMENDATION_INVEST,
+    Recommendation.REVIEW: pb.RECOMMENDATION_REVIEW,
+}
+
+
+def _optional(message: object, name: str) -> float | None:
+    return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
+
+
+def assessment_from_proto(message: pb.Assessment) -> Assessment:
+    metrics = message.metrics
+    return Assessment(
+        unit_id=message.unit_id,
+        practices=tuple(
+            PracticeStatus(p.practice_id, _ADOPTION.get(p.adoption), p.progress)
+            for p in message.practices
+        ),
+        user_base=_USER_BASE.get(message.context.user_base, UserBase.UNSPECIFIED),
+        metrics=Metrics(
+            keep_the_lights_on_share=_optional(metrics, "keep_the_lights_on_share"),
+            staff_turnover_rate=_optional(metrics, "staff_turnover_rate"),
+            self_service_share=_optional(metrics, "self_service_share"),
+        ),
+        targets=tuple(Target(t.model, t.level) for t in message.targets),
+        wave_capacity=message.wave_capacity if message.HasField("wave_capacity") else None,
+        services=tuple(
+            Service(
+                id=s.id,
+                name=s.name or s.id,
+                annual_cost=s.annual_cost,
+                live_requirement=s.live_requirement if s.HasField("live_requirement") else None,
+                differentiation=_GRADE.get(s.differentiation),
+                commodity_available=s.commodity_available
+                if s.HasField("commodity_available")
+                else None,
+                criticality=_GRADE.get(s.criticality),
+            )
+            for s in message.services
+        ),
+    )
+
+
+def rule_base_info(rulebase: RuleBase, loaded_at: datetime | None = None) -> pb.RuleBaseInfo:
+    info = pb.RuleBaseInfo(
+        version=rulebase.version,
+        digest=rulebase.digest,
+        title=rulebase.title,
+        models=len(rulebase.models),
+        practices=len(rulebase.practices),
+        context_rules=len(rulebase.context_rules),
+        outsourcing_rules=len(rulebase.outsourcing.rules) if rulebase.outsourcing else 0,
+    )
+    if loaded_at is not None:
+        info.loaded_at.FromDatetime(loaded_at)
+    return info
+
+
+def _reason(reason: Reason) -> pb.Reason:
+    return pb.Reason(
+        rule_id=reason.rule_id, source=reason.source, amount=reason.amount, text=reason.text
+    )
+
+
+def _warning(warning: Warning) -> pb.Warning:
+    return pb.Warning(
+        code=warning.code,
+        message=warning.message,
+        practice_ids=warning.practice_ids,
+        rule_id=warning.rule_id,
+    )
+
+
+def _step(step: Step) -> pb.Step:
+    return pb.Step(
+        practice_id=step.practice_id,
+        title=step.title,
+        wave=step.wave,
+        score=step.score,
+        reasons=[_reason(r) for r in step.reasons],
+        unlocks=step.unlocks,
+        model=step.model,
+        axis=step.axis,
+        level=step.level or 0,
+        effort=step.effort,
+        requires=step.requires,
+    )
+
+
+def _service(recommendation: ServiceRecommendation) -> pb.ServiceRecommendation:
+    return pb.ServiceRecommendation(
+        service_id=recommendation.service_id,
+        recommendation=_RECOMMENDATION[recommendation.recommendation],
+        estimated_annual_saving=recommendation.estimated_annual_saving,
+        provisional=recommendation.provisional,
+        reasons=[_reason(r) for r in recommendation.reasons],
+    )
+
+
+def roadmap_to_proto(roadmap: Roadmap, rulebase: RuleBase) -> pb.GetRoadmapResponse:
+    return pb.GetRoadmapResponse(
+        levels=[
+            pb.ModelLevel(
+                model=level.model,
+                level=level.level,
+                max_level=level.max_level,
+                progress=level.progress,
+                axes=[
+                    pb.AxisLevel(axis=a.axis, level=a.level, progress=a.progress)
+                    for a in level.axes
+                ],
+            )
+            for level in roadmap.levels
+        ],
+        steps=[_step(s) for s in roadmap.steps],
+        outsourcing=[_service(s) for s in roadmap.outsourcing],
+        warnings=[_warning(w) for w in roadmap.warnings],
+        rule_base=rule_base_info(rulebase),
+        unit_id=roadmap.unit_id,
+    )
+
+
+def explanation_to_proto(
+    explanation: Explanation, rulebase: RuleBase
+) -> pb.ExplainPracticeResponse:
+    return pb.ExplainPracticeResponse(
+        practice_id=explanation.practice_id,
+        title=explanation.title,
+        status=_STATUS[explanation.status],
+        in_roadmap=explanation.in_roadmap,
+        wave=explanation.wave,
+        score=explanation.score,
+        unmet_prerequisites=explanation.unmet_prerequisites,
+        beyond_target=explanation.beyond_target,
+        reasons=[_reason(r) for r in explanation.reasons],
+        summary=explanation.summary,
+        rule_base=rule_base_info(rulebase),
+    )
+
+
+def comparison_to_proto(
+    comparison: Comparison, rulebase: RuleBase
+) -> pb.CompareAssessmentsResponse:
+    return pb.CompareAssessmentsResponse(
+        unit_id=comparison.unit_id,
+        levels=[
+            pb.LevelChange(
+                model=c.model,
+                before=c.before,
+                after=c.after,
+                progress_before=c.progress_before,
+                progress_after=c.progress_after,
+            )
+            for c in comparison.levels
+        ],
+        steps_completed=comparison.steps_completed,
+        steps_added=comparison.steps_added,
+        warnings_resolved=[_warning(w) for w in comparison.warnings_resolved],
+        warnings_new=[_warning(w) for w in comparison.warnings_new],
+        rule_base=rule_base_info(rulebase),
+    )
+
+
+def summary_to_proto(
+    summary: PortfolioSummary, rulebase: RuleBase
+) -> pb.SummarizePortfolioResponse:
+    return pb.SummarizePortfolioResponse(
+        units=summary.units,
+        levels=[
+            pb.LevelDistribution(
+                model=d.model,
+                counts=[pb.LevelCount(level=c.level, units=c.units) for c in d.counts],
+            )
+            for d in summary.levels
+        ],
+        blockers=[
+            pb.Blocker(practice_id=b.practice_id, title=b.title, units=b.units, unit_ids=b.unit_ids)
+            for b in summary.blockers
+        ],
+        rule_base=rule_base_info(rulebase),
+    )
+
+
+def practice_to_proto(practice: Practice) -> pb.Practice:
+    source = practice.source
+    return pb.Practice(
+        id=practice.id,
+        title=practice.title,
+        description=practice.description,
+        model=practice.model,
+        axis=practice.axis,
+        level=practice.level or 0,
+        requires=practice.requires,
+        effort=practice.effort,
+        value=practice.value,
+        source=pb.Source(
+            seed=source.seed or "",
+            section=source.section or "",
+            quote=source.quote or "",
+            addition=source.addition or "",
+        ),
+    )
+
+
+def model_to_proto(model: Model, practices: int) -> pb.ModelInfo:
+    return pb.ModelInfo(
+        id=model.id,
+        title=model.title,
+        description=model.description,
+        levels=[pb.LevelInfo(level=level.number, title=level.title) for level in model.levels],
+        axes=[pb.AxisInfo(id=axis.id, title=axis.title) for axis in model.axes],
+        practices=practices,
+    )
+
+
+def violations_to_proto(
+    violations: tuple[FieldViolation, ...], prefix: str = ""
+) -> list[pb.FieldViolation]:
+    return [
+        pb.FieldViolation(field=prefix + v.field, description=v.description) for v in violations
+    ]
