@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen/.generated-stamp
 
-.PHONY: all venv gen test lint run rules-check clean
+.PHONY: all venv gen test lint run rules-check bench clean
 
 all: test
 
@@ -46,7 +46,11 @@ rules-check: $(STAMP)
 
 run: $(GEN)
 	$(BIN)/roadmap rules check rules
-	$(BIN)/roadmap rules list
+	$(BIN)/roadmap plan clients/examples/reference-mid-maturity.json
+
+# Engine micro-benchmark (minutes; not part of `make test`): bench/results-engine.json
+bench: $(GEN)
+	$(BIN)/python -m bench.engine_bench
 
 clean:
 	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache .hypothesis

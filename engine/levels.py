@@ -78,9 +78,12 @@ def model_level(
 ) -> ModelLevel:
     practices = rulebase.practices_of(model.id)
     level, progress = standing(practices, model.max_level, statuses)
+    by_axis: dict[str, list[Practice]] = {axis.id: [] for axis in model.axes}
+    for practice in practices:
+        by_axis[practice.axis].append(practice)
     axes = []
     for axis in model.axes:
-        members = [p for p in practices if p.axis == axis.id]
+        members = by_axis[axis.id]
         axis_level, axis_progress = standing(members, model.max_level, statuses)
         axes.append(AxisLevel(axis=axis.id, level=axis_level, progress=axis_progress))
     return ModelLevel(

@@ -192,5 +192,8 @@ class RuleBase:
     outsourcing: OutsourcingPolicy | None
     files: tuple[str, ...]
 
+    by_model: Mapping[str, tuple[Practice, ...]] = field(default_factory=dict, compare=False)
+
     def practices_of(self, model: str) -> tuple[Practice, ...]:
-        return tuple(p for p in self.practices.values() if p.model == model)
+        """The model's practices, in rule base order (indexed when the rule base loads)."""
+        return self.by_model.get(model, ())

@@ -16,6 +16,7 @@ Plain Python, linear in the rule base (plus the steps' prerequisite edges):
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -46,21 +47,29 @@ class Adjustments:
     includes: dict[str, list[Reason]] = field(default_factory=dict)
     requires: dict[str, list[tuple[str, ContextRule]]] = field(default_factory=dict)
     warnings: list[Warning] = field(default_factory=list)
+    # Model- and axis-wide reasons, built once per (model, axis): not once per step.
+    _wide: dict[tuple[str, str], list[Reason]] = field(default_factory=dict)
 
     def score_reasons(self, practice: Practice) -> list[Reason]:
-        found = [(amount, rule) for amount, rule in self.by_practice.get(practice.id, ())]
-        found += [
-            (amount, rule)
-            for axis, amount, rule in self.by_model.get(practice.model, ())
-            if axis in (None, practice.axis)
-        ]
-        return [Reason(rule.id, rule.source.cite(), amount, rule.title) for amount, rule in found]
+        reasons = [_reason(rule, amount) for amount, rule in self.by_practice.get(practice.id, ())]
+        key = (practice.model, practice.axis)
+        if key not in self._wide:
+            self._wide[key] = [
+                _reason(rule, amount)
+                for axis, amount, rule in self.by_model.get(practice.model, ())
+                if axis in (None, practice.axis)
+            ]
+        return reasons + self._wide[key]
 
     def requires_of(self, practice: Practice) -> tuple[str, ...]:
         added = tuple(
             r for r, _ in self.requires.get(practice.id, ()) if r not in practice.requires
         )
         return practice.requires + added
+
+
+def _reason(rule: ContextRule, amount: float) -> Reason:
+    return Reason(rule.id, rule.source.cite(), amount, rule.title)
 
 
 def adjustments(fired: Sequence[ContextRule]) -> Adjustments:
@@ -278,40 +287,56 @@ def _waves(
     scored: Mapping[str, tuple[float, list[Reason]]],
     capacity: int | None,
 ) -> tuple[dict[str, int], list[Warning]]:
+    """List scheduling: each wave takes, by score then id, the available steps that fit.
+
+    One heap per effort value: the best step that still fits is the best head among
+    the heaps of efforts up to the remaining capacity, so a wave costs O(log n) per
+    step. (Remaining capacity only shrinks, so this is first-fit in score order.)
+    """
     pending = {pid: len(requires[pid]) for pid in scored}
-    available = [pid for pid, n in pending.items() if n == 0]
+    heaps: dict[int, list[tuple[float, str]]] = defaultdict(list)
+
+    def release(pid: str) -> None:
+        heapq.heappush(heaps[rulebase.practices[pid].effort], (-scored[pid][0], pid))
+
+    for pid, count in pending.items():
+        if count == 0:
+            release(pid)
     waves: dict[str, int] = {}
     warnings: list[Warning] = []
     wave = 0
-    while available:
+    while (overall := _best(heaps, None)) is not None:
         wave += 1
-        available.sort(key=lambda pid: (-scored[pid][0], pid))
         chosen: list[str] = []
-        used = 0
-        for pid in available:
-            effort = rulebase.practices[pid].effort
-            if capacity is None or used + effort <= capacity:
-                chosen.append(pid)
-                used += effort
-            elif not chosen:  # larger than a whole wave: it gets one of its own
-                chosen.append(pid)
-                warnings.append(
-                    Warning(
-                        "step-exceeds-wave-capacity",
-                        f"{pid} needs {effort} effort points, more than the wave capacity of "
-                        f"{capacity}: it gets wave {wave} to itself",
-                        (pid,),
-                        "plan.capacity",
-                    )
+        if capacity is not None and overall > capacity:
+            pid = heapq.heappop(heaps[overall])[1]
+            chosen.append(pid)
+            warnings.append(
+                Warning(
+                    "step-exceeds-wave-capacity",
+                    f"{pid} needs {overall} effort points, more than the wave capacity of "
+                    f"{capacity}: it gets wave {wave} to itself",
+                    (pid,),
+                    "plan.capacity",
                 )
-                break
-        released = []
+            )
+        else:
+            remaining = capacity
+            while (effort := _best(heaps, remaining)) is not None:
+                chosen.append(heapq.heappop(heaps[effort])[1])
+                if remaining is not None:
+                    remaining -= effort
         for pid in chosen:
             waves[pid] = wave
+        for pid in chosen:
             for dependant in needed_by.get(pid, ()):
                 pending[dependant] -= 1
                 if pending[dependant] == 0:
-                    released.append(dependant)
-        taken = set(chosen)
-        available = [pid for pid in available if pid not in taken] + released
+                    release(dependant)
     return waves, warnings
+
+
+def _best(heaps: Mapping[int, list[tuple[float, str]]], limit: int | None) -> int | None:
+    """The effort whose heap holds the best step of effort up to ``limit``, if any."""
+    candidates = [e for e, heap in heaps.items() if heap and (limit is None or e <= limit)]
+    return min(candidates, key=lambda e: heaps[e][0]) if candidates else None

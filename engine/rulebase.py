@@ -287,6 +287,7 @@ class _Loader:
             context_rules=tuple(context_rules),
             outsourcing=outsourcing,
             files=tuple(f.path for f in files),
+            by_model={m: tuple(p for p in practices.values() if p.model == m) for m in models},
         )
 
     def _models(self, files: list[_File]) -> dict[str, Model]:

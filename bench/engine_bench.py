@@ -1,0 +1,200 @@
+"""Engine micro-benchmark: where an evaluation's time goes, in-process, no gRPC.
+
+For the bundled rule base (reference assessment) and synthetic rule bases of 100,
+1,000 and 10,000 practices: load and compile time, resident memory, and the median
+time of rule evaluation (durable-rules: context rules + outsourcing rules) and of
+planning (plain Python: levels, closure, scores, waves, outsourcing decisions), for
+each fact encoding the rule base allows. Every figure is a median over repeated runs,
+measured side by side in one process; ratios matter more than absolute numbers on a
+shared machine.
+
+    python -m bench.engine_bench [--quick] [--json bench/results-engine.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from roadmap.v1 import roadmap_pb2 as pb
+
+from bench.synthetic import generate
+from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, UserBase
+from engine.errors import EvaluationError
+from engine.model import RuleBase, Status
+from engine.roadmap import build_roadmap
+from engine.rulebase import BUNDLED_RULES, load_rulebase
+from engine.ruleengine import CompiledRules, Encoding
+from server.convert import assessment_from_proto
+
+REPO = Path(__file__).resolve().parent.parent
+REFERENCE = REPO / "clients" / "examples" / "reference-mid-maturity.json"
+
+
+def rss_mib() -> float:
+    with Path("/proc/self/status").open() as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def reference_assessment() -> Assessment:
+    message = json_format.Parse(REFERENCE.read_text(encoding="utf-8"), pb.Assessment())
+    return assessment_from_proto(message)
+
+
+def synthetic_assessment(rulebase: RuleBase, seed: int = 1) -> Assessment:
+    """A mid-maturity unit: the lower third of each model adopted, some partial work."""
+    rng = random.Random(seed)  # noqa: S311  (reproducible benchmark input)
+    practices = []
+    for model in rulebase.models:
+        own = rulebase.practices_of(model)
+        for n, practice in enumerate(own):
+            if n < len(own) // 3:
+                practices.append(PracticeStatus(practice.id, Status.ADOPTED))
+            elif rng.random() < 0.05:
+                practices.append(
+                    PracticeStatus(practice.id, Status.PARTIAL, round(rng.random(), 2))
+                )
+    services = tuple(
+        Service(
+            f"s{n}",
+            f"Service {n}",
+            float(rng.randint(10_000, 500_000)),
+            live_requirement=rng.random() > 0.15,
+            differentiation=rng.choice(list(Grade)),
+            commodity_available=rng.random() > 0.4,
+            criticality=rng.choice(list(Grade)),
+        )
+        for n in range(20)
+    )
+    return Assessment(
+        unit_id="synthetic",
+        practices=tuple(practices),
+        user_base=UserBase.INTERNAL_COMPLEX,
+        metrics=Metrics(0.58, 0.14, 0.41),
+        wave_capacity=12,
+        services=services,
+    )
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 4)
+
+
+def measure(
+    rulebase: RuleBase, assessment: Assessment, encoding: Encoding, runs: int
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        rules = CompiledRules(rulebase, encoding)
+    except EvaluationError as exc:
+        return {"encoding": encoding.value, "skipped": str(exc)}
+    compile_s = time.perf_counter() - started
+    rule_times, plan_times = [], []
+    for _ in range(max(3, runs // 10)):  # warm-up
+        build_roadmap(
+            rulebase, assessment, rules.context(assessment), rules.services(assessment.services)
+        )
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fired = rules.context(assessment)
+        matched = rules.services(assessment.services)
+        t1 = time.perf_counter()
+        evaluation = build_roadmap(rulebase, assessment, fired, matched)
+        t2 = time.perf_counter()
+        rule_times.append(t1 - t0)
+        plan_times.append(t2 - t1)
+    totals = [a + b for a, b in zip(rule_times, plan_times, strict=True)]
+    return {
+        "encoding": encoding.value,
+        "compile_s": round(compile_s, 4),
+        "rulesets": rules.shard_count,
+        "runs": runs,
+        "rules_ms": median_ms(rule_times),
+        "planning_ms": median_ms(plan_times),
+        "total_ms": median_ms(totals),
+        "p99_total_ms": round(sorted(totals)[int(0.99 * (len(totals) - 1))] * 1000, 4),
+        "steps": len(evaluation.roadmap.steps),
+        "context_rules_fired": len(fired),
+    }
+
+
+def bench_rulebase(name: str, directory: Path, assessment_for: Any, runs: int) -> dict[str, Any]:
+    rss_before = rss_mib()
+    started = time.perf_counter()
+    rulebase = load_rulebase(directory)
+    load_s = time.perf_counter() - started
+    assessment = assessment_for(rulebase)
+    result: dict[str, Any] = {
+        "rule_base": name,
+        "practices": len(rulebase.practices),
+        "context_rules": len(rulebase.context_rules),
+        "load_s": round(load_s, 4),
+        "encodings": [measure(rulebase, assessment, encoding, runs) for encoding in Encoding],
+    }
+    result["rss_growth_mib"] = round(rss_mib() - rss_before, 1)
+    return result
+
+
+def exponent(small: dict[str, Any], large: dict[str, Any], key: str) -> float:
+    """Fitted growth exponent k in cost ~ size^k between two rule bases."""
+    a = next(e for e in small["encodings"] if e["encoding"] == "minimal")[key]
+    b = next(e for e in large["encodings"] if e["encoding"] == "minimal")[key]
+    return round(math.log(b / a) / math.log(large["practices"] / small["practices"]), 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke run)")
+    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results-engine.json")
+    args = parser.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    results = [
+        bench_rulebase(
+            "bundled", BUNDLED_RULES, lambda _: reference_assessment(), int(2000 * scale)
+        )
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, runs in ((100, 2000), (1000, 500), (10_000, 60)):
+            directory = generate(size, Path(tmp) / f"synthetic-{size}")
+            results.append(
+                bench_rulebase(
+                    f"synthetic-{size}", directory, synthetic_assessment, max(10, int(runs * scale))
+                )
+            )
+    by_name = {r["rule_base"]: r for r in results}
+    growth = {
+        key: exponent(by_name["synthetic-1000"], by_name["synthetic-10000"], key)
+        for key in ("rules_ms", "planning_ms", "total_ms")
+    }
+    report = {"results": results, "growth_exponent_1000_to_10000": growth}
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+    print(
+        f"{'rule base':<17}{'prac':>6}{'load s':>8}  {'encoding':<8}{'sets':>5}{'rules ms':>10}{'plan ms':>9}{'total ms':>10}{'p99 ms':>9}"
+    )
+    for result in results:
+        for enc in result["encodings"]:
+            head = f"{result['rule_base']:<17}{result['practices']:>6}{result['load_s']:>8.2f}  {enc['encoding']:<8}"
+            if "skipped" in enc:
+                print(f"{head}  n/a: {enc['skipped']}")
+                continue
+            print(
+                f"{head}{enc['rulesets']:>5}{enc['rules_ms']:>10.3f}{enc['planning_ms']:>9.3f}"
+                f"{enc['total_ms']:>10.3f}{enc['p99_total_ms']:>9.3f}"
+            )
+    print(f"growth exponent, 1,000 -> 10,000 practices (minimal encoding): {growth}")
+    print(f"written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
