@@ -19,6 +19,7 @@ import math
 import random
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,19 @@ def bench_rulebase(name: str, directory: Path, assessment_for: Any, runs: int) -
     return result
 
 
+def lock_overhead_us(rounds: int = 200_000) -> float:
+    """Median cost of the uncontended lock every evaluation takes, in microseconds."""
+    lock = threading.Lock()
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(rounds):
+            with lock:
+                pass
+        samples.append((time.perf_counter() - started) / rounds)
+    return round(statistics.median(samples) * 1e6, 4)
+
+
 def exponent(small: dict[str, Any], large: dict[str, Any], key: str) -> float:
     """Fitted growth exponent k in cost ~ size^k between two rule bases."""
     a = next(e for e in small["encodings"] if e["encoding"] == "minimal")[key]
@@ -176,7 +190,12 @@ def main() -> None:
         key: exponent(by_name["synthetic-1000"], by_name["synthetic-10000"], key)
         for key in ("rules_ms", "planning_ms", "total_ms")
     }
-    report = {"results": results, "growth_exponent_1000_to_10000": growth}
+    lock_us = lock_overhead_us()
+    report = {
+        "results": results,
+        "growth_exponent_1000_to_10000": growth,
+        "lock_overhead_us": lock_us,
+    }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
 
     print(
@@ -193,6 +212,10 @@ def main() -> None:
                 f"{enc['total_ms']:>10.3f}{enc['p99_total_ms']:>9.3f}"
             )
     print(f"growth exponent, 1,000 -> 10,000 practices (minimal encoding): {growth}")
+    bundled_ms = results[0]["encodings"][0]["total_ms"]
+    print(
+        f"evaluation lock, uncontended: {lock_us} us ({lock_us / (bundled_ms * 1000):.4%} of a bundled evaluation)"
+    )
     print(f"written to {args.json}")
 
 
