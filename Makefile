@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen/.generated-stamp
 
-.PHONY: all venv gen test lint run rules-check bench clean
+.PHONY: all venv gen test lint run rules-check bench release-contract clean
 
 all: test
 
@@ -40,13 +40,25 @@ lint: $(GEN)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/buf lint
+	$(BIN)/buf breaking --against proto/released/roadmap-v1.binpb
+
+# Record the current contract as released: `buf breaking` guards it from then on.
+release-contract: $(STAMP)
+	$(BIN)/buf build -o proto/released/roadmap-v1.binpb
 
 rules-check: $(STAMP)
 	$(BIN)/roadmap rules check rules
 
+# Serve the bundled rule base on 127.0.0.1:50051 (ROADMAP_LISTEN to change), show the
+# roadmap of a bundled example through the service, then keep serving until Ctrl-C.
 run: $(GEN)
-	$(BIN)/roadmap rules check rules
-	$(BIN)/roadmap plan clients/examples/reference-mid-maturity.json
+	@$(BIN)/roadmap rules check rules
+	@$(BIN)/roadmap serve & server=$$!; \
+	trap 'kill -TERM $$server 2>/dev/null; wait $$server' INT TERM; \
+	$(BIN)/roadmap plan --target "$${ROADMAP_LISTEN:-127.0.0.1:50051}" --wait 15 --format table \
+		clients/examples/reference-mid-maturity.json || { kill -TERM $$server; exit 1; }; \
+	echo "serving on $${ROADMAP_LISTEN:-127.0.0.1:50051} (Ctrl-C stops)"; \
+	wait $$server
 
 # Engine micro-benchmark (minutes; not part of `make test`): bench/results-engine.json
 bench: $(GEN)

@@ -1,6 +1,7 @@
-"""The `roadmap` command line: a thin layer over the engine (and, later, the client).
+"""The `roadmap` command line: a thin layer over the engine, the client and the server.
 
-Exit codes: 0 ok, 1 invalid input (every problem printed on stderr), 2 usage.
+Exit codes: 0 ok, 1 invalid input (every problem printed on stderr), 2 usage,
+3 server unreachable (or, for `serve`, cannot listen).
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import grpc
 from google.protobuf import json_format
 from roadmap.v1 import roadmap_pb2 as pb
 
+from clients.client import RoadmapClient, ServiceError
+from clients.render import print_table
 from engine.errors import AssessmentError, RuleBaseError
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
+from server import config as server_config
 from server.convert import assessment_from_proto, roadmap_to_proto
 
 if TYPE_CHECKING:
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
 
 
 def _load(directory: Path) -> RuleBase | None:
@@ -155,24 +161,63 @@ def to_json(message: Any) -> str:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    rulebase = _load(args.rules)
-    if rulebase is None:
-        return EXIT_INVALID
     try:
         message = read_assessment(args.file)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    engine = RoadmapEngine(rulebase)
+    if args.target is not None:
+        return _plan_remote(args, message)
+    rulebase = _load(args.rules)
+    if rulebase is None:
+        return EXIT_INVALID
     try:
-        roadmap = engine.roadmap(assessment_from_proto(message))
+        roadmap = RoadmapEngine(rulebase).roadmap(assessment_from_proto(message))
     except AssessmentError as exc:
         for violation in exc.violations:
             print(f"error: {args.file}: {violation}", file=sys.stderr)
         print(f"{args.file}: invalid assessment, {len(exc.violations)} problem(s)", file=sys.stderr)
         return EXIT_INVALID
-    print(to_json(roadmap_to_proto(roadmap, rulebase)))
+    _show(roadmap_to_proto(roadmap, rulebase), args.format)
     return EXIT_OK
+
+
+def _show(response: pb.GetRoadmapResponse, output: str) -> None:
+    if output == "table":
+        print_table(response)
+    else:
+        print(to_json(response))
+
+
+def _plan_remote(args: argparse.Namespace, message: pb.Assessment) -> int:
+    with RoadmapClient(args.target, timeout=args.timeout) as client:
+        try:
+            if args.wait:
+                client.wait_ready(args.wait)
+            response = client.get_roadmap(message)
+        except ServiceError as exc:
+            return _report_service_error(exc, args.target, str(args.file))
+    _show(response, args.format)
+    return EXIT_OK
+
+
+def _report_service_error(exc: ServiceError, target: str, subject: str) -> int:
+    if exc.code is grpc.StatusCode.INVALID_ARGUMENT:
+        for violation in exc.violations:
+            print(f"error: {subject}: {violation}", file=sys.stderr)
+        print(f"{subject}: invalid input, {len(exc.violations)} problem(s)", file=sys.stderr)
+        return EXIT_INVALID
+    if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        print(f"error: server {target} unreachable: {exc.message}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    print(f"error: {target}: {exc}", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from server.app import serve  # noqa: PLC0415  (only `serve` needs the server stack)
+
+    return serve(server_config.from_namespace(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,17 +247,30 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--model", metavar="MODEL", help="only the practices of this model")
     listing.set_defaults(handler=_rules_list)
 
-    plan = commands.add_parser("plan", help="compute the roadmap of an assessment file, locally")
+    plan = commands.add_parser("plan", help="compute the roadmap of an assessment file")
     plan.add_argument(
         "file", type=Path, metavar="FILE", help="assessment: roadmap.v1.Assessment as JSON"
     )
     plan.add_argument(
-        "--format", choices=["json"], default="json", help="output format (default json)"
+        "--format", choices=["json", "table"], default="json", help="output format (default json)"
     )
     plan.add_argument(
-        "--rules", type=Path, default=BUNDLED_RULES, metavar="DIR", help="rule base directory"
+        "--rules", type=Path, default=BUNDLED_RULES, metavar="DIR", help="rule base (local)"
+    )
+    plan.add_argument(
+        "--target", metavar="ADDR", help="ask a server (HOST:PORT, unix:PATH, dns:///…)"
+    )
+    plan.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="deadline (default 10)"
+    )
+    plan.add_argument(
+        "--wait", type=float, default=0.0, metavar="S", help="wait S s for the server"
     )
     plan.set_defaults(handler=_plan)
+
+    serve = commands.add_parser("serve", help="run the gRPC service")
+    server_config.add_arguments(serve)
+    serve.set_defaults(handler=_serve)
     return parser
 
 

@@ -1,0 +1,149 @@
+"""Server configuration from command-line flags, each with a ROADMAP_* environment default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.rulebase import BUNDLED_RULES
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+_HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen: str = DEFAULT_LISTEN
+    rules: Path = BUNDLED_RULES
+    workers: int = 1
+    threads: int = 16
+    log_level: str = "info"
+    metrics_port: int = 0  # 0: no metrics endpoint
+    grace_seconds: float = 10.0
+    max_message_bytes: int = 4 * 1024 * 1024
+    max_batch: int = 10_000
+    enable_admin: bool = False
+    watch_seconds: float = 0.0  # 0: no polling of the rule base directory
+
+    @property
+    def address(self) -> str:
+        """The address for grpc's add_insecure_port."""
+        return self.listen
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"ROADMAP_{name}", default)
+
+
+def _listen(value: str) -> str:
+    if value.startswith("unix:"):
+        if len(value) <= len("unix:"):
+            raise argparse.ArgumentTypeError(
+                "unix: needs a socket path, e.g. unix:/run/roadmap.sock"
+            )
+        return value
+    match = _HOST_PORT.match(value)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT or unix:PATH, got {value!r}")
+    return value
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(value: str) -> int | float:
+        number = kind(value)
+        if number < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+        return number
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `roadmap serve` flags; every default can come from ROADMAP_<FLAG>."""
+    d = Config()
+    parser.add_argument(
+        "--listen",
+        type=_listen,
+        default=_env("LISTEN", d.listen),
+        help=f"HOST:PORT or unix:PATH (ROADMAP_LISTEN, default {d.listen})",
+    )
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=Path(_env("RULES", str(d.rules))),
+        help="rule base directory (ROADMAP_RULES, default: bundled)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=int(_env("WORKERS", str(d.workers))),
+        help="worker processes (ROADMAP_WORKERS, default 1)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive(int),
+        default=int(_env("THREADS", str(d.threads))),
+        help="request threads per process (ROADMAP_THREADS)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=_env("LOG_LEVEL", d.log_level),
+        help="(ROADMAP_LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=_positive(int),
+        default=int(_env("METRICS_PORT", str(d.metrics_port))),
+        help="Prometheus /metrics port, 0 for none (ROADMAP_METRICS_PORT)",
+    )
+    parser.add_argument(
+        "--grace-seconds",
+        type=_positive(float),
+        default=float(_env("GRACE_SECONDS", str(d.grace_seconds))),
+        help="time in-flight calls get on SIGTERM (ROADMAP_GRACE_SECONDS)",
+    )
+    parser.add_argument(
+        "--max-message-bytes",
+        type=_positive(int),
+        default=int(_env("MAX_MESSAGE_BYTES", str(d.max_message_bytes))),
+        help="largest request accepted (ROADMAP_MAX_MESSAGE_BYTES)",
+    )
+    parser.add_argument(
+        "--max-batch",
+        type=_positive(int),
+        default=int(_env("MAX_BATCH", str(d.max_batch))),
+        help="most assessments in one SummarizePortfolio call (ROADMAP_MAX_BATCH)",
+    )
+    parser.add_argument(
+        "--enable-admin",
+        action="store_true",
+        default=_env("ENABLE_ADMIN", "") in ("1", "true", "yes"),
+        help="serve roadmap.v1.AdminService (ROADMAP_ENABLE_ADMIN=1)",
+    )
+    parser.add_argument(
+        "--watch-seconds",
+        type=_positive(float),
+        default=float(_env("WATCH_SECONDS", str(d.watch_seconds))),
+        help="poll the rule base directory and reload on change, 0 for off (ROADMAP_WATCH_SECONDS)",
+    )
+
+
+def from_namespace(args: argparse.Namespace) -> Config:
+    return Config(
+        listen=args.listen,
+        rules=args.rules,
+        workers=max(1, args.workers),
+        threads=max(1, args.threads),
+        log_level=args.log_level,
+        metrics_port=args.metrics_port,
+        grace_seconds=args.grace_seconds,
+        max_message_bytes=max(1024, args.max_message_bytes),
+        max_batch=max(1, args.max_batch),
+        enable_admin=args.enable_admin,
+        watch_seconds=args.watch_seconds,
+    )

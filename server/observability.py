@@ -1,0 +1,41 @@
+"""JSON logs on stdout (structlog) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+from prometheus_client import Counter, Histogram, Info
+
+REQUESTS = Counter("roadmap_requests_total", "gRPC calls handled", ["method", "code"])
+LATENCY = Histogram(
+    "roadmap_request_seconds",
+    "gRPC call duration",
+    ["method"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+)
+EVALUATIONS = Counter("roadmap_evaluations_total", "Assessments evaluated", ["outcome"])
+RELOADS = Counter("roadmap_rule_base_reloads_total", "Rule base reloads", ["result"])
+RULE_BASE = Info("roadmap_rule_base", "The rule base being served")
+
+
+def configure_logging(level: str) -> None:
+    """One JSON object per line on stdout."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(sort_keys=True),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=False,
+    )
+
+
+log = structlog.get_logger("roadmap")

@@ -1,0 +1,419 @@
+"""The roadmap.v1 services: translate, call the engine, map errors to statuses.
+
+Every call reads the served rule base once (``holder.current``) so its answer comes
+from one version. A client's mistake is INVALID_ARGUMENT with google.rpc.BadRequest
+field violations (full paths from the request, e.g. ``assessment.practices[2].progress``);
+an engine failure is INTERNAL; nothing escapes as UNKNOWN. Each call writes one log
+line (method, status, duration, unit id: never the assessment) and its metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from roadmap.v1 import roadmap_pb2 as pb
+from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
+
+from engine.assessment import validate
+from engine.errors import AssessmentError, EvaluationError, FieldViolation, RuleBaseError
+from engine.rulebase import suggest
+from server.convert import (
+    assessment_from_proto,
+    comparison_to_proto,
+    explanation_to_proto,
+    model_to_proto,
+    practice_to_proto,
+    roadmap_to_proto,
+    rule_base_info,
+    summary_to_proto,
+    violations_to_proto,
+)
+from server.observability import EVALUATIONS, LATENCY, REQUESTS, log
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from server.state import RuleBaseHolder
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RoadmapService"].full_name
+ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AdminService"].full_name
+DEFAULT_TOP_BLOCKERS = 10
+MAX_LISTED_PROBLEMS = 20
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+class Gate:
+    """Counts calls in flight; once closed, new calls are refused with UNAVAILABLE."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._active = 0
+        self._closed = False
+
+    def enter(self) -> bool:
+        with self._changed:
+            if self._closed:
+                return False
+            self._active += 1
+            return True
+
+    def exit(self) -> None:
+        with self._changed:
+            self._active -= 1
+            self._changed.notify_all()
+
+    def close_and_wait(self, timeout: float) -> bool:
+        """Refuse new calls; True if the ones in flight finished within ``timeout``."""
+        with self._changed:
+            self._closed = True
+            return self._changed.wait_for(lambda: self._active == 0, timeout)
+
+
+SHUTTING_DOWN = "the server is shutting down: retry on another instance"
+
+
+def prefixed(violations: Sequence[FieldViolation], prefix: str) -> list[FieldViolation]:
+    return [FieldViolation(prefix + v.field, v.description) for v in violations]
+
+
+def _abort_bad_request(
+    context: grpc.ServicerContext, violations: Sequence[FieldViolation]
+) -> NoReturn:
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
+                for v in violations
+            ]
+        )
+    )
+    shown = "; ".join(str(v) for v in violations[:MAX_LISTED_PROBLEMS])
+    more = (
+        f" (and {len(violations) - MAX_LISTED_PROBLEMS} more)"
+        if len(violations) > MAX_LISTED_PROBLEMS
+        else ""
+    )
+    status = status_pb2.Status(
+        code=code_pb2.INVALID_ARGUMENT,
+        message=f"invalid request: {shown}{more}",
+        details=[detail],
+    )
+    context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("abort_with_status returns only by raising")  # pragma: no cover
+
+
+def _status_of(context: grpc.ServicerContext) -> grpc.StatusCode | None:
+    """The status a handler aborted with, if it did (``code()`` is missing from the stubs)."""
+    code: grpc.StatusCode | None = context.code()  # type: ignore[attr-defined]
+    return code
+
+
+def _check_deadline(context: grpc.ServicerContext) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before evaluation")
+
+
+def _unary(
+    unit_of: Callable[[Any], str] = lambda _: "",
+) -> Callable[
+    [Callable[[Any, Request, grpc.ServicerContext], Response]],
+    Callable[[Any, Request, grpc.ServicerContext], Response],
+]:
+    """Map errors to statuses, log one line and record metrics per call."""
+
+    def decorate(
+        method: Callable[[Any, Request, grpc.ServicerContext], Response],
+    ) -> Callable[[Any, Request, grpc.ServicerContext], Response]:
+        name = method.__name__
+
+        @functools.wraps(method)
+        def handler(self: Any, request: Request, context: grpc.ServicerContext) -> Response:
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            entered = False
+            try:
+                entered = self.gate.enter()
+                if not entered:
+                    raise _Abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
+                return method(self, request, context)
+            except AssessmentError as exc:
+                code = grpc.StatusCode.INVALID_ARGUMENT
+                EVALUATIONS.labels(outcome="invalid").inc()
+                _abort_bad_request(context, exc.violations)
+            except _Abort as exc:
+                code = exc.code
+                context.abort(exc.code, exc.message)
+            except EvaluationError as exc:
+                code = grpc.StatusCode.INTERNAL
+                EVALUATIONS.labels(outcome="failed").inc()
+                log.error("evaluation_failed", method=name, error=str(exc))
+                context.abort(grpc.StatusCode.INTERNAL, f"the rule engine failed: {exc}")
+            except Exception as exc:  # grpc's own abort, or a bug
+                aborted = _status_of(context)
+                if aborted is not None:  # aborted on purpose (e.g. deadline)
+                    code = aborted
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                log.exception("handler_failed", method=name)
+                context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}")
+            finally:
+                if entered:
+                    self.gate.exit()
+                elapsed = time.perf_counter() - started
+                REQUESTS.labels(method=name, code=code.name).inc()
+                LATENCY.labels(method=name).observe(elapsed)
+                log.info(
+                    "request",
+                    method=name,
+                    code=code.name,
+                    duration_ms=round(elapsed * 1000, 3),
+                    unit_id=unit_of(request),
+                )
+
+        return handler
+
+    return decorate
+
+
+class _Abort(Exception):  # noqa: N818  (control flow, not an error of ours)
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _unit(request: Any) -> str:
+    return str(request.assessment.unit_id)
+
+
+class RoadmapService(pb_grpc.RoadmapServiceServicer):
+    def __init__(self, holder: RuleBaseHolder, gate: Gate, *, max_batch: int) -> None:
+        self.holder = holder
+        self.gate = gate
+        self.max_batch = max_batch
+
+    @_unary(_unit)
+    def GetRoadmap(
+        self, request: pb.GetRoadmapRequest, context: grpc.ServicerContext
+    ) -> pb.GetRoadmapResponse:
+        snapshot = self.holder.current
+        _check_deadline(context)
+        try:
+            roadmap = snapshot.engine.roadmap(assessment_from_proto(request.assessment))
+        except AssessmentError as exc:
+            raise AssessmentError(prefixed(exc.violations, "assessment.")) from exc
+        EVALUATIONS.labels(outcome="ok").inc()
+        return roadmap_to_proto(roadmap, snapshot.rulebase)
+
+    def StreamRoadmaps(
+        self, request_iterator: Iterable[pb.StreamRoadmapsRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamRoadmapsResponse]:
+        started = time.perf_counter()
+        items = errors = 0
+        code = grpc.StatusCode.OK
+        if not self.gate.enter():
+            REQUESTS.labels(method="StreamRoadmaps", code="UNAVAILABLE").inc()
+            context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
+        try:
+            for index, request in enumerate(request_iterator):
+                items += 1
+                response = self._stream_item(index, request)
+                errors += response.HasField("error")
+                yield response
+        except Exception:
+            code = _status_of(context) or grpc.StatusCode.CANCELLED
+            raise
+        finally:
+            self.gate.exit()
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(method="StreamRoadmaps", code=code.name).inc()
+            LATENCY.labels(method="StreamRoadmaps").observe(elapsed)
+            log.info(
+                "request",
+                method="StreamRoadmaps",
+                code=code.name,
+                duration_ms=round(elapsed * 1000, 3),
+                items=items,
+                item_errors=errors,
+            )
+
+    def _stream_item(
+        self, index: int, request: pb.StreamRoadmapsRequest
+    ) -> pb.StreamRoadmapsResponse:
+        snapshot = self.holder.current  # per item: a reload switches versions between items
+        unit_id = request.assessment.unit_id
+        try:
+            roadmap = snapshot.engine.roadmap(assessment_from_proto(request.assessment))
+        except AssessmentError as exc:
+            EVALUATIONS.labels(outcome="invalid").inc()
+            violations = prefixed(exc.violations, "assessment.")
+            error = pb.ItemError(
+                code="INVALID_ARGUMENT",
+                message="invalid assessment: "
+                + "; ".join(str(v) for v in violations[:MAX_LISTED_PROBLEMS]),
+                field_violations=violations_to_proto(tuple(violations)),
+            )
+            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
+        except EvaluationError as exc:
+            EVALUATIONS.labels(outcome="failed").inc()
+            log.error("evaluation_failed", method="StreamRoadmaps", index=index, error=str(exc))
+            error = pb.ItemError(code="INTERNAL", message=f"the rule engine failed: {exc}")
+            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
+        EVALUATIONS.labels(outcome="ok").inc()
+        return pb.StreamRoadmapsResponse(
+            unit_id=unit_id, index=index, roadmap=roadmap_to_proto(roadmap, snapshot.rulebase)
+        )
+
+    @_unary(lambda r: f"{len(r.assessments)} units")
+    def SummarizePortfolio(
+        self, request: pb.SummarizePortfolioRequest, context: grpc.ServicerContext
+    ) -> pb.SummarizePortfolioResponse:
+        snapshot = self.holder.current
+        if len(request.assessments) > self.max_batch:
+            raise AssessmentError(
+                [
+                    FieldViolation(
+                        "assessments",
+                        f"too many items: {len(request.assessments)} (at most {self.max_batch})",
+                    )
+                ]
+            )
+        if request.top_blockers < 0:
+            raise AssessmentError([FieldViolation("top_blockers", "must not be negative")])
+        assessments = [assessment_from_proto(a) for a in request.assessments]
+        violations: list[FieldViolation] = []
+        for index, assessment in enumerate(assessments):
+            violations += prefixed(
+                validate(assessment, snapshot.rulebase), f"assessments[{index}]."
+            )
+        if violations:
+            raise AssessmentError(violations)
+        _check_deadline(context)
+        roadmaps = [snapshot.engine.roadmap(a) for a in assessments]
+        EVALUATIONS.labels(outcome="ok").inc(len(roadmaps))
+        summary = snapshot.engine.summarize(
+            roadmaps, top=request.top_blockers or DEFAULT_TOP_BLOCKERS
+        )
+        return summary_to_proto(summary, snapshot.rulebase)
+
+    @_unary(lambda r: str(r.before.unit_id))
+    def CompareAssessments(
+        self, request: pb.CompareAssessmentsRequest, context: grpc.ServicerContext
+    ) -> pb.CompareAssessmentsResponse:
+        snapshot = self.holder.current
+        _check_deadline(context)
+        comparison = snapshot.engine.compare(
+            assessment_from_proto(request.before), assessment_from_proto(request.after)
+        )
+        EVALUATIONS.labels(outcome="ok").inc(2)
+        return comparison_to_proto(comparison, snapshot.rulebase)
+
+    @_unary(_unit)
+    def ExplainPractice(
+        self, request: pb.ExplainPracticeRequest, context: grpc.ServicerContext
+    ) -> pb.ExplainPracticeResponse:
+        snapshot = self.holder.current
+        assessment = assessment_from_proto(request.assessment)
+        violations = []
+        if request.practice_id not in snapshot.rulebase.practices:
+            hint = suggest(request.practice_id, snapshot.rulebase.practices)
+            violations.append(
+                FieldViolation("practice_id", f"unknown practice '{request.practice_id}'{hint}")
+            )
+        violations += prefixed(validate(assessment, snapshot.rulebase), "assessment.")
+        if violations:
+            raise AssessmentError(violations)
+        _check_deadline(context)
+        explanation = snapshot.engine.explain(request.practice_id, assessment)
+        EVALUATIONS.labels(outcome="ok").inc()
+        return explanation_to_proto(explanation, snapshot.rulebase)
+
+    @_unary()
+    def ListModels(
+        self, request: pb.ListModelsRequest, context: grpc.ServicerContext
+    ) -> pb.ListModelsResponse:
+        rulebase = self.holder.current.rulebase
+        return pb.ListModelsResponse(
+            models=[
+                model_to_proto(m, len(rulebase.practices_of(m.id)))
+                for m in rulebase.models.values()
+            ]
+        )
+
+    @_unary()
+    def ListPractices(
+        self, request: pb.ListPracticesRequest, context: grpc.ServicerContext
+    ) -> pb.ListPracticesResponse:
+        rulebase = self.holder.current.rulebase
+        violations = []
+        model = rulebase.models.get(request.model) if request.model else None
+        if request.model and model is None:
+            violations.append(
+                FieldViolation(
+                    "model",
+                    f"unknown model '{request.model}' (known: {', '.join(rulebase.models)})",
+                )
+            )
+        if request.axis and model is not None and request.axis not in model.axis_ids():
+            violations.append(
+                FieldViolation("axis", f"unknown axis '{request.axis}' for model '{model.id}'")
+            )
+        if request.level < 0:
+            violations.append(FieldViolation("level", "must not be negative"))
+        if violations:
+            raise AssessmentError(violations)
+        practices = [
+            p
+            for p in rulebase.practices.values()
+            if (not request.model or p.model == request.model)
+            and (not request.axis or p.axis == request.axis)
+            and (not request.level or p.level == request.level)
+        ]
+        return pb.ListPracticesResponse(practices=[practice_to_proto(p) for p in practices])
+
+    @_unary()
+    def GetRuleBaseInfo(
+        self, request: pb.GetRuleBaseInfoRequest, context: grpc.ServicerContext
+    ) -> pb.GetRuleBaseInfoResponse:
+        snapshot = self.holder.current
+        return pb.GetRuleBaseInfoResponse(
+            rule_base=rule_base_info(snapshot.rulebase, snapshot.loaded_at)
+        )
+
+
+class AdminService(pb_grpc.AdminServiceServicer):
+    def __init__(self, holder: RuleBaseHolder, gate: Gate) -> None:
+        self.holder = holder
+        self.gate = gate
+
+    @_unary()
+    def ReloadRuleBase(
+        self, request: pb.ReloadRuleBaseRequest, context: grpc.ServicerContext
+    ) -> pb.ReloadRuleBaseResponse:
+        try:
+            snapshot, changed = self.holder.reload()
+        except RuleBaseError as exc:
+            log.error(
+                "rule_base_refused", problems=[str(p) for p in exc.problems][:MAX_LISTED_PROBLEMS]
+            )
+            shown = "; ".join(str(p) for p in exc.problems[:MAX_LISTED_PROBLEMS])
+            raise _Abort(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"rule base refused, the loaded one keeps serving: {len(exc.problems)} problem(s): {shown}",
+            ) from exc
+        return pb.ReloadRuleBaseResponse(
+            rule_base=rule_base_info(snapshot.rulebase, snapshot.loaded_at), changed=changed
+        )

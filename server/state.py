@@ -1,0 +1,78 @@
+"""The rule base being served, and its atomic replacement on reload.
+
+A request reads ``holder.current`` once and uses that snapshot throughout, so a
+response never mixes two rule base versions. A reload loads and validates the whole
+directory and compiles it before swapping; on any problem the current one stays.
+durable-rules cannot free a ruleset, so each successful reload keeps about 2 MB of
+the old one until the process exits (see notes/durable-rules.md; process generations
+are the reliability issue's answer).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from engine.roadmap import RoadmapEngine
+from engine.rulebase import load_rulebase
+from server.observability import RELOADS, RULE_BASE, log
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from engine.model import RuleBase
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    rulebase: RuleBase
+    engine: RoadmapEngine
+    loaded_at: datetime
+
+
+class RuleBaseHolder:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._reloading = threading.Lock()
+        self._current: Snapshot | None = None
+
+    @property
+    def current(self) -> Snapshot:
+        snapshot = self._current
+        if snapshot is None:
+            raise RuntimeError("no rule base loaded yet")
+        return snapshot
+
+    @property
+    def loaded(self) -> bool:
+        return self._current is not None
+
+    def reload(self) -> tuple[Snapshot, bool]:
+        """Load, validate and compile the directory; swap it in if its digest changed.
+
+        Raises RuleBaseError (nothing swapped) when the directory is invalid.
+        """
+        with self._reloading:
+            try:
+                rulebase = load_rulebase(self.directory)
+            except Exception:
+                RELOADS.labels(result="refused").inc()
+                raise
+            current = self._current
+            if current is not None and current.rulebase.digest == rulebase.digest:
+                RELOADS.labels(result="unchanged").inc()
+                return current, False
+            snapshot = Snapshot(rulebase, RoadmapEngine(rulebase), datetime.now(UTC))
+            self._current = snapshot
+            RELOADS.labels(result="loaded").inc()
+            RULE_BASE.info({"version": rulebase.version, "digest": rulebase.digest})
+            log.info(
+                "rule_base_loaded",
+                version=rulebase.version,
+                digest=rulebase.digest,
+                practices=len(rulebase.practices),
+                directory=str(self.directory),
+            )
+            return snapshot, True
