@@ -23,7 +23,7 @@ from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 from engine.errors import RuleBaseError
 from server.observability import configure_logging, log
 from server.service import ADMIN_SERVICE_NAME, SERVICE_NAME, AdminService, Gate, RoadmapService
-from server.state import RuleBaseHolder
+from server.state import RuleBaseHolder, log_refused
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -88,16 +88,12 @@ class Server:
         if self.config.watch_seconds > 0:
             threading.Thread(target=self._watch, name="rules-watch", daemon=True).start()
 
-    def reload(self) -> bool:
+    def reload(self, source: str) -> bool:
         """Reload the rule base; False (and the old one keeps serving) if it is refused."""
         try:
             self.holder.reload()
         except RuleBaseError as exc:
-            log.error(
-                "rule_base_refused",
-                problems=[str(p) for p in exc.problems][:20],
-                count=len(exc.problems),
-            )
+            log_refused(exc, source)
             return False
         except OSError as exc:
             log.error("rule_base_unreadable", error=str(exc))
@@ -111,7 +107,7 @@ class Server:
             if current != fingerprint:
                 fingerprint = current
                 log.info("rule_base_changed", directory=str(self.config.rules))
-                self.reload()
+                self.reload("watch")
 
     def stop(self) -> None:
         """Drain: refuse new calls, let in-flight ones finish within the grace period."""
@@ -161,11 +157,7 @@ def serve(config: Config) -> int:
     try:
         server.start()
     except RuleBaseError as exc:
-        log.error(
-            "rule_base_refused",
-            problems=[str(p) for p in exc.problems][:20],
-            count=len(exc.problems),
-        )
+        log_refused(exc, "startup")
         server.grpc.stop(0)
         return EXIT_BAD_RULES
 
@@ -174,7 +166,7 @@ def serve(config: Config) -> int:
         threading.Thread(target=server.stop, name="shutdown").start()
 
     def on_reload(_signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=server.reload, name="reload").start()
+        threading.Thread(target=server.reload, args=("SIGHUP",), name="reload").start()
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)

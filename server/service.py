@@ -36,6 +36,7 @@ from server.convert import (
     violations_to_proto,
 )
 from server.observability import EVALUATIONS, LATENCY, REQUESTS, log
+from server.state import log_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -406,9 +407,7 @@ class AdminService(pb_grpc.AdminServiceServicer):
         try:
             snapshot, changed = self.holder.reload()
         except RuleBaseError as exc:
-            log.error(
-                "rule_base_refused", problems=[str(p) for p in exc.problems][:MAX_LISTED_PROBLEMS]
-            )
+            log_refused(exc, "admin")
             shown = "; ".join(str(p) for p in exc.problems[:MAX_LISTED_PROBLEMS])
             raise _Abort(
                 grpc.StatusCode.FAILED_PRECONDITION,

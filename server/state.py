@@ -22,7 +22,22 @@ from server.observability import RELOADS, RULE_BASE, log
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from engine.errors import RuleBaseError
     from engine.model import RuleBase
+
+
+MAX_LOGGED_PROBLEMS = 20
+
+
+def log_refused(error: RuleBaseError, source: str) -> None:
+    """One log line for a rule base that was refused, with its first problems."""
+    problems = [str(p) for p in error.problems]
+    log.error(
+        "rule_base_refused",
+        source=source,
+        count=len(problems),
+        problems=problems[:MAX_LOGGED_PROBLEMS],
+    )
 
 
 @dataclass(frozen=True, slots=True)

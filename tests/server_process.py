@@ -63,8 +63,13 @@ class ServerProcess:
         self.process.send_signal(signum)
 
     def stop(self, timeout: float = 20.0) -> int:
+        """SIGTERM, then the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        return self.wait_exit(timeout)
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        """The exit code of a process already told to stop (no second signal)."""
         try:
             return self.process.wait(timeout=timeout)
         finally:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hypothesis import HealthCheck, given, settings
 
 from engine.levels import is_done
+from engine.model import RequireEffect
 from engine.roadmap import build_roadmap
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from tests import reference
@@ -14,13 +15,12 @@ from tests.strategies import assessments
 
 if TYPE_CHECKING:
     from engine.assessment import Assessment
-    from engine.results import Roadmap
+    from engine.results import Step
     from engine.roadmap import RoadmapEngine
 
 RULEBASE = load_rulebase(BUNDLED_RULES)
-INCLUSION_RULES = {"plan.target", "plan.next-level", "outsourcing.preconditions"} | {
-    rule.id for rule in RULEBASE.context_rules
-}
+#: Reasons that put a step in the roadmap for itself (not as someone's prerequisite).
+INCLUSION_RULES = {"plan.target", "plan.next-level", "outsourcing.preconditions"}
 fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -31,7 +31,7 @@ def effective_requires(engine: RoadmapEngine, assessment: Assessment) -> dict[st
     for rule in engine.rulebase.context_rules:
         if rule.id in fired:
             for effect in rule.effects:
-                if hasattr(effect, "requires") and hasattr(effect, "practice"):
+                if isinstance(effect, RequireEffect):
                     requires[effect.practice] |= set(effect.requires)
     return requires
 
@@ -85,26 +85,23 @@ def test_adopted_and_not_applicable_practices_are_never_recommended(
         assert not is_done(statuses.get(step.practice_id)), step.practice_id
 
 
-def _reaches_a_wanted_step(roadmap: Roadmap) -> dict[str, bool]:
-    steps = {s.practice_id: s for s in roadmap.steps}
-    reaches: dict[str, bool] = {}
-    for step in reversed(roadmap.steps):  # dependants come later in the order
-        wanted = any(
-            r.rule_id in INCLUSION_RULES and r.amount >= 0 and "prerequisite" not in r.text
-            for r in step.reasons
-        )
-        reaches[step.practice_id] = wanted or any(reaches[u] for u in step.unlocks if u in steps)
-    return reaches
+def is_wanted(step: Step) -> bool:
+    """In the roadmap for itself: a target, the next level, a rule's include, a precondition."""
+    return any(
+        r.rule_id in INCLUSION_RULES or r.text.startswith("included by rule:") for r in step.reasons
+    )
 
 
 @fast
 @given(assessments(RULEBASE))
 def test_every_step_leads_towards_the_target(engine: RoadmapEngine, assessment: Assessment) -> None:
     roadmap = engine.roadmap(assessment)
-    assert all(_reaches_a_wanted_step(roadmap).values())
-    for step in roadmap.steps:
-        if not step.unlocks:  # a leaf of the plan is wanted for itself
-            assert any(r.rule_id in INCLUSION_RULES for r in step.reasons), step
+    leads: dict[str, bool] = {}
+    for step in reversed(roadmap.steps):  # dependants come later in the order
+        leads[step.practice_id] = is_wanted(step) or any(leads[u] for u in step.unlocks)
+        if not step.unlocks:  # a leaf of the plan is there for itself
+            assert is_wanted(step), step
+    assert all(leads.values())
 
 
 @fast
