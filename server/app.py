@@ -80,6 +80,7 @@ class Server:
     def start(self) -> None:
         """Listen, load the rule base (refusing to start on a bad one), then serve."""
         self.grpc.start()
+        log.info("listening", listen=self.config.address, port=self.port)
         self.holder.reload()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(

@@ -47,7 +47,7 @@ def _listen(value: str) -> str:
             )
         return value
     match = _HOST_PORT.match(value)
-    if not match or not 0 < int(match.group(2)) < 65536:
+    if not match or not 0 <= int(match.group(2)) < 65536:  # port 0: any free port (logged)
         raise argparse.ArgumentTypeError(f"expected HOST:PORT or unix:PATH, got {value!r}")
     return value
 

@@ -25,9 +25,9 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, log_dir: Path, *args: str, listen: str | None = None) -> None:
-        self.listen = listen or f"127.0.0.1:{free_port()}"
-        self.target = self.listen
+    def __init__(self, log_dir: Path, *args: str, listen: str = "127.0.0.1:0") -> None:
+        self.listen = listen
+        self._target: str | None = listen if listen.startswith("unix:") else None
         self.log_path = log_dir / f"server-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -37,6 +37,24 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             env=env,
         )
+
+    @property
+    def target(self) -> str:
+        """Where to call: the port the server logged when it bound (it listens on port 0)."""
+        deadline = time.monotonic() + 20
+        while self._target is None:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited {self.process.returncode}: {self.log_path.read_text()}"
+                )
+            listening = [e for e in self.logs() if e.get("event") == "listening"]
+            if listening:
+                self._target = f"127.0.0.1:{listening[0]['port']}"
+            elif time.monotonic() > deadline:
+                raise TimeoutError(f"server did not bind: {self.log_path.read_text()}")
+            else:
+                time.sleep(0.02)
+        return self._target
 
     def health(self, timeout: float = 1.0) -> str:
         with grpc.insecure_channel(self.target) as channel:
@@ -76,6 +94,5 @@ class ServerProcess:
             self._log.close()
 
     def logs(self) -> list[dict[str, Any]]:
-        self._log.flush()
         lines = self.log_path.read_text().splitlines()
-        return [json.loads(line) for line in lines if line.startswith("{")]
+        return [json.loads(line) for line in lines if line.startswith("{") and line.endswith("}")]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +25,7 @@ from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
 from clients.client import RoadmapClient, ServiceError
 from engine.rulebase import BUNDLED_RULES
-from tests.server_process import ServerProcess
+from tests.server_process import ServerProcess, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -431,10 +432,6 @@ def test_sigterm_lets_an_in_flight_call_finish(tmp_path: Path) -> None:
 
 
 def test_metrics_endpoint_counts_requests_and_names_the_rule_base(tmp_path: Path) -> None:
-    import urllib.request  # noqa: PLC0415
-
-    from tests.server_process import free_port  # noqa: PLC0415
-
     port = free_port()
     process = ServerProcess(tmp_path, "--metrics-port", str(port))
     process.wait_serving()
