@@ -81,13 +81,18 @@ class Server:
         """Listen, load the rule base (refusing to start on a bad one), then serve."""
         self.grpc.start()
         log.info("listening", listen=self.config.address, port=self.port)
+        # Fingerprint before loading: an edit made while (or right after) loading is a change.
+        fingerprint = _fingerprint(self.config)
         self.holder.reload()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving", listen=self.config.address, port=self.port, rules=str(self.config.rules)
         )
         if self.config.watch_seconds > 0:
-            threading.Thread(target=self._watch, name="rules-watch", daemon=True).start()
+            watch = threading.Thread(
+                target=self._watch, args=(fingerprint,), name="rules-watch", daemon=True
+            )
+            watch.start()
 
     def reload(self, source: str) -> bool:
         """Reload the rule base; False (and the old one keeps serving) if it is refused."""
@@ -101,8 +106,7 @@ class Server:
             return False
         return True
 
-    def _watch(self) -> None:
-        fingerprint = _fingerprint(self.config)
+    def _watch(self, fingerprint: tuple[tuple[str, int, int], ...]) -> None:
         while not self.stopped.wait(self.config.watch_seconds):
             current = _fingerprint(self.config)
             if current != fingerprint:
