@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen/.generated-stamp
+NODE   := clients/node/node_modules/.package-lock.json
 
-.PHONY: all venv gen test lint run rules-check bench release-contract clean
+.PHONY: all venv gen chromium test lint run rules-check bench release-contract examples clean
 
 all: test
 
@@ -28,11 +29,22 @@ $(GEN): $(STAMP) $(PROTOS)
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=gen $(PROTOS)
 	@touch $@
 
+# The Node.js client's dependencies (npm registry), exactly as locked.
+$(NODE): clients/node/package.json clients/node/package-lock.json
+	cd clients/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Headless Chromium renders the HTML roadmap in the tests (Debian's package; CI runs as root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the HTML tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 venv: $(STAMP)
 
 gen: $(GEN)
 
-test: $(GEN)
+test: $(GEN) $(NODE) chromium
 	$(BIN)/python -m pytest
 
 lint: $(GEN)
@@ -41,6 +53,11 @@ lint: $(GEN)
 	$(BIN)/mypy
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against proto/released/roadmap-v1.binpb
+
+# The rendered example the README links (a test checks it is current).
+examples: $(GEN)
+	$(BIN)/roadmap plan --format html -o clients/examples/reference-mid-maturity.html \
+		clients/examples/reference-mid-maturity.json
 
 # Record the current contract as released: `buf breaking` guards it from then on.
 release-contract: $(STAMP)
@@ -65,5 +82,5 @@ bench: $(GEN)
 	$(BIN)/python -m bench.engine_bench
 
 clean:
-	rm -rf $(VENV) gen .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) gen clients/node/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
