@@ -21,9 +21,10 @@ from prometheus_client import start_http_server
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
 from engine.errors import RuleBaseError
-from server.observability import configure_logging, log
+from server.observability import configure_logging, log, set_worker
 from server.service import ADMIN_SERVICE_NAME, SERVICE_NAME, AdminService, Gate, RoadmapService
 from server.state import RuleBaseHolder, log_refused
+from server.workers import supervise
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -41,6 +42,13 @@ class Server:
     def __init__(self, config: Config, holder: RuleBaseHolder | None = None) -> None:
         self.config = config
         self.holder = holder or RuleBaseHolder(config.rules)
+        # Fingerprint before loading: an edit made while (or right after) loading is a change.
+        self._fingerprint = _fingerprint(config)
+        if config.workers > 1:
+            # A worker shares its port with others: it takes no connection it cannot
+            # answer, so it loads before it binds. (One process binds first instead,
+            # so its health says NOT_SERVING while it loads.)
+            self.holder.reload()
         self.health = health.HealthServicer()
         self.gate = Gate()
         self.stopped = threading.Event()  # stop requested
@@ -81,16 +89,15 @@ class Server:
         """Listen, load the rule base (refusing to start on a bad one), then serve."""
         self.grpc.start()
         log.info("listening", listen=self.config.address, port=self.port)
-        # Fingerprint before loading: an edit made while (or right after) loading is a change.
-        fingerprint = _fingerprint(self.config)
-        self.holder.reload()
+        if not self.holder.loaded:
+            self.holder.reload()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving", listen=self.config.address, port=self.port, rules=str(self.config.rules)
         )
         if self.config.watch_seconds > 0:
             watch = threading.Thread(
-                target=self._watch, args=(fingerprint,), name="rules-watch", daemon=True
+                target=self._watch, args=(self._fingerprint,), name="rules-watch", daemon=True
             )
             watch.start()
 
@@ -144,27 +151,34 @@ def _fingerprint(config: Config) -> tuple[tuple[str, int, int], ...]:
 def serve(config: Config) -> int:
     """Run until SIGTERM/SIGINT; the exit code of `roadmap serve`."""
     configure_logging(config.log_level)
-    if config.workers > 1:
+    if config.workers == 1:
+        return _serve_one(config, 0)
+    if config.address.startswith("unix:") or config.address.endswith(":0"):
         log.error(
-            "unsupported",
-            option="--workers",
-            value=config.workers,
-            detail="one worker process for now",
+            "cannot_listen",
+            listen=config.address,
+            error="--workers > 1 needs a fixed TCP port (workers share it with SO_REUSEPORT)",
         )
         return EXIT_BAD_ADDRESS
+    return supervise(
+        config, lambda index: _serve_one(config, index), fatal=(EXIT_BAD_RULES, EXIT_BAD_ADDRESS)
+    )
+
+
+def _serve_one(config: Config, worker: int) -> int:
+    """One server process (the only one, or worker ``worker`` of several)."""
+    set_worker(worker)
     if config.metrics_port:
-        start_http_server(config.metrics_port)
+        start_http_server(config.metrics_port + worker)  # one port per worker
     try:
-        server = Server(config)
-    except (OSError, RuntimeError) as exc:
-        log.error("cannot_listen", listen=config.address, error=str(exc))
-        return EXIT_BAD_ADDRESS
-    try:
+        server = Server(config)  # loads the rule base first when it is one of several workers
         server.start()
     except RuleBaseError as exc:
         log_refused(exc, "startup")
-        server.grpc.stop(0)
         return EXIT_BAD_RULES
+    except (OSError, RuntimeError) as exc:
+        log.error("cannot_listen", listen=config.address, error=str(exc))
+        return EXIT_BAD_ADDRESS
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal", signal=signal.Signals(signum).name)

@@ -81,7 +81,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--workers",
         type=_positive(int),
         default=int(_env("WORKERS", str(d.workers))),
-        help="worker processes (ROADMAP_WORKERS, default 1)",
+        help="worker processes sharing the TCP port (ROADMAP_WORKERS, default 1)",
     )
     parser.add_argument(
         "--threads",

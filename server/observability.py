@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram, Info
@@ -20,11 +22,31 @@ RELOADS = Counter("roadmap_rule_base_reloads_total", "Rule base reloads", ["resu
 RULE_BASE = Info("roadmap_rule_base", "The rule base being served")
 
 
+_worker: dict[str, int] = {}
+
+
+def set_worker(index: int) -> None:
+    """Name this process's worker index in every log line (and response metadata)."""
+    _worker["worker"] = index
+
+
+def worker_index() -> int:
+    return _worker.get("worker", 0)
+
+
+def _add_worker(
+    _logger: object, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    event.setdefault("worker", worker_index())
+    return event
+
+
 def configure_logging(level: str) -> None:
     """One JSON object per line on stdout."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_worker,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
@@ -33,7 +55,8 @@ def configure_logging(level: str) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write per line (with its newline): workers sharing stdout never interleave.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=False,
     )
 

@@ -35,8 +35,8 @@ from server.convert import (
     summary_to_proto,
     violations_to_proto,
 )
-from server.observability import EVALUATIONS, LATENCY, REQUESTS, log
-from server.state import log_refused
+from server.observability import EVALUATIONS, LATENCY, REQUESTS, log, worker_index
+from server.state import NotLoadedError, log_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RoadmapService"].full_name
 ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 DEFAULT_TOP_BLOCKERS = 10
+#: Trailing metadata naming the worker process that answered (for multi-worker setups).
+WORKER_METADATA = "roadmap-worker"
 MAX_LISTED_PROBLEMS = 20
 
 Request = TypeVar("Request")
@@ -149,6 +151,7 @@ def _unary(
                 entered = self.gate.enter()
                 if not entered:
                     raise _Abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
+                context.set_trailing_metadata(((WORKER_METADATA, str(worker_index())),))
                 return method(self, request, context)
             except AssessmentError as exc:
                 code = grpc.StatusCode.INVALID_ARGUMENT
@@ -157,6 +160,9 @@ def _unary(
             except _Abort as exc:
                 code = exc.code
                 context.abort(exc.code, exc.message)
+            except NotLoadedError as exc:
+                code = grpc.StatusCode.UNAVAILABLE
+                context.abort(code, str(exc))
             except EvaluationError as exc:
                 code = grpc.StatusCode.INTERNAL
                 EVALUATIONS.labels(outcome="failed").inc()
@@ -254,8 +260,12 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
     def _stream_item(
         self, index: int, request: pb.StreamRoadmapsRequest
     ) -> pb.StreamRoadmapsResponse:
-        snapshot = self.holder.current  # per item: a reload switches versions between items
         unit_id = request.assessment.unit_id
+        try:
+            snapshot = self.holder.current  # per item: a reload switches versions between items
+        except NotLoadedError as exc:
+            error = pb.ItemError(code="UNAVAILABLE", message=str(exc))
+            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         try:
             roadmap = snapshot.engine.roadmap(assessment_from_proto(request.assessment))
         except AssessmentError as exc:

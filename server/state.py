@@ -40,6 +40,10 @@ def log_refused(error: RuleBaseError, source: str) -> None:
     )
 
 
+class NotLoadedError(RuntimeError):
+    """A call arrived before the first rule base was loaded (answered UNAVAILABLE)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     rulebase: RuleBase
@@ -57,7 +61,7 @@ class RuleBaseHolder:
     def current(self) -> Snapshot:
         snapshot = self._current
         if snapshot is None:
-            raise RuntimeError("no rule base loaded yet")
+            raise NotLoadedError("the rule base is still loading: retry shortly")
         return snapshot
 
     @property
