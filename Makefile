@@ -9,7 +9,7 @@ PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen/.generated-stamp
 NODE   := clients/node/node_modules/.package-lock.json
 
-.PHONY: all venv gen chromium test lint run rules-check bench release-contract examples clean
+.PHONY: all venv gen chromium test lint run rules-check bench bench-long release-contract examples clean
 
 all: test
 
@@ -77,9 +77,15 @@ run: $(GEN)
 	echo "serving on $${ROADMAP_LISTEN:-127.0.0.1:50051} (Ctrl-C stops)"; \
 	wait $$server
 
-# Engine micro-benchmark (minutes; not part of `make test`): bench/results-engine.json
+# Benchmarks (minutes; not part of `make test`). Engine micro-benchmark
+# (bench/results-engine.json), then real servers and clients (bench/results.json).
 bench: $(GEN)
 	$(BIN)/python -m bench.engine_bench
+	$(BIN)/python -m bench.service_bench
+
+# The same, with server memory measured after 100,000 evaluations (about 10 more minutes).
+bench-long: $(GEN)
+	$(BIN)/python -m bench.service_bench --long
 
 clean:
 	rm -rf $(VENV) gen clients/node/node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,478 @@
+"""Service benchmark: real servers and real clients on loopback, baseline in the same run.
+
+Measures, side by side and as medians (this machine is shared and noisy):
+1. GetRoadmap latency (reference assessment, and 1,000 distinct generated ones of the
+   same size) against grpc.health.v1.Health/Check on the same server;
+2. StreamRoadmaps throughput for 10,000 assessments, one client, against the raw
+   in-process engine rate;
+3. engine scaling on synthetic rule bases of 100, 1,000 and 10,000 practices;
+4. server resident memory after 1,000 and after N evaluations (N = 100,000 with --long);
+5. cold start to SERVING and idle resident memory;
+6. aggregate throughput of 2 worker processes against 1.
+Writes bench/results.json and prints a table with PASS/FAIL per target. The service
+has no result cache: the distinct-assessment figures are the uncached ones.
+
+    python -m bench.service_bench [--long] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from roadmap.v1 import roadmap_pb2 as pb
+from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
+
+from bench.engine_bench import REFERENCE, bench_rulebase, exponent, synthetic_assessment
+from bench.synthetic import generate
+from engine.roadmap import RoadmapEngine
+from engine.rulebase import load_rulebase
+from server.convert import assessment_from_proto, roadmap_to_proto
+
+REPO = Path(__file__).resolve().parent.parent
+ROADMAP = str(Path(sys.executable).parent / "roadmap")
+
+
+def free_port() -> int:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (workers), in MiB."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        status = Path(f"/proc/{each}/status").read_text()
+        total += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+    return round(total / 1024, 1)
+
+
+class Server:
+    def __init__(self, workers: int = 1) -> None:
+        self.port = free_port()
+        self.target = f"127.0.0.1:{self.port}"
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen(
+            [
+                ROADMAP,
+                "serve",
+                "--listen",
+                self.target,
+                "--workers",
+                str(workers),
+                "--log-level",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.cold_start_s = self._wait_serving()
+
+    def _wait_serving(self) -> float:
+        while time.perf_counter() - self.started < 30:
+            try:
+                with grpc.insecure_channel(self.target) as channel:
+                    reply = health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=0.2
+                    )
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.perf_counter() - self.started
+            except grpc.RpcError:
+                pass
+            time.sleep(0.005)
+        raise TimeoutError("server did not start")
+
+    def rss(self) -> float:
+        return rss_mib(self.process.pid)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def reference() -> pb.Assessment:
+    return json_format.Parse(REFERENCE.read_text(encoding="utf-8"), pb.Assessment())
+
+
+def distinct_assessments(count: int, seed: int = 3) -> list[pb.Assessment]:
+    """Assessments of the reference's size (statuses, 20 services) with varied content."""
+    rng = random.Random(seed)  # noqa: S311  (reproducible benchmark input)
+    rulebase = load_rulebase()
+    ids = list(rulebase.practices)
+    base = reference()
+    result = []
+    for n in range(count):
+        unit = pb.Assessment()
+        unit.CopyFrom(base)
+        unit.unit_id = f"distinct-{n}"
+        del unit.practices[:]
+        for pid in rng.sample(ids, k=len(base.practices)):
+            adoption = rng.choice(
+                [
+                    pb.ADOPTION_ADOPTED,
+                    pb.ADOPTION_ADOPTED,
+                    pb.ADOPTION_PARTIAL,
+                    pb.ADOPTION_NOT_APPLICABLE,
+                ]
+            )
+            unit.practices.add(
+                practice_id=pid,
+                adoption=adoption,
+                progress=round(rng.random(), 2) if adoption == pb.ADOPTION_PARTIAL else 0.0,
+            )
+        unit.metrics.keep_the_lights_on_share = round(rng.uniform(0.3, 0.8), 2)
+        unit.metrics.staff_turnover_rate = round(rng.uniform(0.05, 0.35), 2)
+        unit.metrics.self_service_share = round(rng.uniform(0.2, 0.9), 2)
+        unit.context.user_base = rng.choice(
+            [
+                pb.USER_BASE_INTERNAL_COMPLEX,
+                pb.USER_BASE_EXTERNAL_HOMOGENEOUS,
+                pb.USER_BASE_UNSPECIFIED,
+            ]
+        )
+        for service in unit.services:
+            service.annual_cost = float(rng.randint(10, 900) * 1000)
+            service.differentiation = rng.choice([pb.LEVEL_LOW, pb.LEVEL_MEDIUM, pb.LEVEL_HIGH])
+            service.criticality = rng.choice([pb.LEVEL_LOW, pb.LEVEL_MEDIUM, pb.LEVEL_HIGH])
+            service.live_requirement = rng.random() > 0.15
+            service.commodity_available = rng.random() > 0.4
+        result.append(unit)
+    return result
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "median_ms": round(statistics.median(ordered) * 1000, 4),
+        "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 4),
+        "calls": len(ordered),
+    }
+
+
+def unary_latency(target: str, calls: int, distinct: list[pb.Assessment]) -> dict[str, Any]:
+    """Health/Check, GetRoadmap(reference) and GetRoadmap(distinct) interleaved in blocks."""
+    channel = grpc.insecure_channel(target)
+    health = health_pb2_grpc.HealthStub(channel).Check
+    roadmap = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
+    check = health_pb2.HealthCheckRequest()
+    ref = pb.GetRoadmapRequest(assessment=reference())
+    others = [pb.GetRoadmapRequest(assessment=a) for a in distinct]
+    for n in range(300):  # warm-up
+        health(check)
+        roadmap(ref)
+        roadmap(others[n % len(others)])
+    times: dict[str, list[float]] = {"health": [], "reference": [], "distinct": []}
+    block = 50
+    for start in range(0, calls, block):
+        for kind, call in (
+            ("health", lambda _n: health(check)),
+            ("reference", lambda _n: roadmap(ref)),
+            ("distinct", lambda n: roadmap(others[n % len(others)])),
+        ):
+            for n in range(start, start + block):
+                t0 = time.perf_counter()
+                call(n)
+                times[kind].append(time.perf_counter() - t0)
+    channel.close()
+    result = {kind: summary(samples) for kind, samples in times.items()}
+    base = result["health"]["median_ms"]
+    for kind in ("reference", "distinct"):
+        result[kind]["ratio_to_health"] = round(result[kind]["median_ms"] / base, 2)
+    return result
+
+
+def stream(target: str, assessments: list[pb.Assessment], total: int) -> float:
+    """Roadmaps per second through one StreamRoadmaps call."""
+    with grpc.insecure_channel(
+        target, options=[("grpc.max_receive_message_length", 64 << 20)]
+    ) as channel:
+        stub = pb_grpc.RoadmapServiceStub(channel)
+        requests = (
+            pb.StreamRoadmapsRequest(assessment=assessments[n % len(assessments)])
+            for n in range(total)
+        )
+        started = time.perf_counter()
+        count = sum(1 for reply in stub.StreamRoadmaps(requests) if reply.HasField("roadmap"))
+        elapsed = time.perf_counter() - started
+    if count != total:
+        raise RuntimeError(f"{total - count} stream items failed")
+    return round(total / elapsed, 1)
+
+
+def engine_rate(assessments: list[pb.Assessment], total: int) -> float:
+    """The raw engine in this process: proto in, proto out, no gRPC."""
+    rulebase = load_rulebase()
+    engine = RoadmapEngine(rulebase)
+    started = time.perf_counter()
+    for n in range(total):
+        roadmap_to_proto(
+            engine.roadmap(assessment_from_proto(assessments[n % len(assessments)])), rulebase
+        ).SerializeToString()
+    return round(total / (time.perf_counter() - started), 1)
+
+
+def _load_generator(target: str, seconds: float, queue: Any) -> None:
+    """Stream for ``seconds``; count only the replies received by then (queued requests
+    the server has not answered yet must not count), then cancel."""
+    assessments = [
+        pb.StreamRoadmapsRequest(assessment=a) for a in distinct_assessments(100, seed=os.getpid())
+    ]
+    with grpc.insecure_channel(target) as channel:
+        stub = pb_grpc.RoadmapServiceStub(channel)
+
+        def requests() -> Any:
+            n = 0
+            while True:
+                yield assessments[n % len(assessments)]
+                n += 1
+
+        call = stub.StreamRoadmaps(requests())
+        deadline = time.perf_counter() + seconds
+        count = 0
+        for _ in call:
+            if time.perf_counter() >= deadline:
+                break
+            count += 1
+        call.cancel()
+    queue.put(count)
+
+
+def aggregate_throughput(workers: int, clients: int, seconds: float) -> tuple[float, float]:
+    server = Server(workers)
+    try:
+        time.sleep(0.5 * workers)  # let every worker finish loading
+        queue: Any = multiprocessing.get_context("spawn").Queue()
+        procs = [
+            multiprocessing.get_context("spawn").Process(
+                target=_load_generator, args=(server.target, seconds, queue)
+            )
+            for _ in range(clients)
+        ]
+        for proc in procs:
+            proc.start()
+        counts = [queue.get(timeout=seconds + 120) for _ in procs]
+        for proc in procs:
+            proc.join()
+        return round(sum(counts) / seconds, 1), server.cold_start_s
+    finally:
+        server.stop()
+
+
+def memory_growth(evaluations: int, assessments: list[pb.Assessment]) -> dict[str, float]:
+    server = Server(1)
+    try:
+        stream(server.target, assessments, 1000)
+        after_1k = server.rss()
+        stream(server.target, assessments, evaluations - 1000)
+        after_n = server.rss()
+    finally:
+        server.stop()
+    return {
+        "after_1000_mib": after_1k,
+        f"after_{evaluations}_mib": after_n,
+        "growth": round(after_n / after_1k - 1, 4),
+    }
+
+
+def verdict(ok: bool) -> str:  # noqa: FBT001  (a yes/no to print)
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--long", action="store_true", help="memory after 100,000 evaluations (minutes)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer calls: a smoke run, not for claims"
+    )
+    parser.add_argument("--json", type=Path, default=REPO / "bench" / "results.json")
+    args = parser.parse_args()
+    calls = 300 if args.quick else 2000
+    stream_total = 1000 if args.quick else 10_000
+    memory_total = 100_000 if args.long else (3000 if args.quick else 20_000)
+    distinct = distinct_assessments(1000)
+    results: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "note": "client load generators share the same cores"}
+    }
+
+    print("cold start and idle memory ...", file=sys.stderr)
+    starts, idle = [], []
+    for _ in range(3):
+        server = Server(1)
+        starts.append(server.cold_start_s)
+        time.sleep(1.0)
+        idle.append(server.rss())
+        if len(starts) == 1:
+            print("unary latency ...", file=sys.stderr)
+            results["unary"] = unary_latency(server.target, calls, distinct)
+            print("streaming ...", file=sys.stderr)
+            results["stream"] = {
+                "reference_per_s": stream(server.target, [reference()], stream_total),
+                "distinct_per_s": stream(server.target, distinct, stream_total),
+            }
+        server.stop()
+    results["cold_start"] = {
+        "median_s": round(statistics.median(starts), 3),
+        "runs": [round(s, 3) for s in starts],
+        "idle_rss_mib": statistics.median(idle),
+    }
+    results["stream"]["engine_in_process_per_s"] = engine_rate(
+        [reference()], min(stream_total, 3000)
+    )
+    results["stream"]["ratio_to_engine"] = round(
+        results["stream"]["reference_per_s"] / results["stream"]["engine_in_process_per_s"], 2
+    )
+
+    print(f"memory over {memory_total} evaluations ...", file=sys.stderr)
+    results["memory"] = memory_growth(memory_total, distinct)
+
+    print("scale-out ...", file=sys.stderr)
+    seconds = 4.0 if args.quick else 10.0
+    one, _ = aggregate_throughput(1, 4, seconds)
+    two, _ = aggregate_throughput(2, 4, seconds)
+    results["scale_out"] = {
+        "one_worker_per_s": one,
+        "two_workers_per_s": two,
+        "ratio": round(two / one, 2),
+        "clients": 4,
+        "seconds": seconds,
+    }
+
+    print("engine scaling ...", file=sys.stderr)
+    scaling = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size, runs in ((100, 500), (1000, 200), (10_000, 30)):
+            directory = generate(size, Path(tmp) / f"synthetic-{size}")
+            started = time.perf_counter()
+            RoadmapEngine(load_rulebase(directory))  # load, validate and compile, as a server does
+            load_compile = round(time.perf_counter() - started, 3)
+            entry = bench_rulebase(
+                f"synthetic-{size}",
+                directory,
+                synthetic_assessment,
+                max(10, runs // (5 if args.quick else 1)),
+            )
+            entry["load_and_compile_s"] = load_compile
+            scaling.append(entry)
+    by_size = {e["practices"]: e for e in scaling}
+    results["scaling"] = {
+        "rule_bases": [
+            {
+                "practices": e["practices"],
+                "evaluation_median_ms": e["encodings"][0]["total_ms"],
+                "rules_ms": e["encodings"][0]["rules_ms"],
+                "planning_ms": e["encodings"][0]["planning_ms"],
+                "load_s": e["load_s"],
+                "load_and_compile_s": e["load_and_compile_s"],
+                "rss_growth_mib": e["rss_growth_mib"],
+            }
+            for e in scaling
+        ],
+        "exponent_1000_to_10000": exponent(by_size[1000], by_size[10_000], "total_ms"),
+    }
+
+    ten_k = next(r for r in results["scaling"]["rule_bases"] if r["practices"] == 10_000)
+    targets = [
+        (
+            "GetRoadmap median <= 1.5x Health/Check",
+            f"{results['unary']['reference']['ratio_to_health']}x ({results['unary']['reference']['median_ms']} vs {results['unary']['health']['median_ms']} ms)",
+            results["unary"]["reference"]["ratio_to_health"] <= 1.5,
+        ),
+        (
+            "streaming >= 1,500 roadmaps/s on one core",
+            f"{results['stream']['reference_per_s']}/s",
+            results["stream"]["reference_per_s"] >= 1500,
+        ),
+        (
+            "cost exponent 1,000 -> 10,000 <= 1.1",
+            f"{results['scaling']['exponent_1000_to_10000']}",
+            results["scaling"]["exponent_1000_to_10000"] <= 1.1,
+        ),
+        (
+            "10,000 practices load+compile < 5 s",
+            f"{ten_k['load_and_compile_s']} s",
+            ten_k["load_and_compile_s"] < 5,
+        ),
+        (
+            f"RSS after {memory_total:,} within 5% of after 1,000",
+            f"{results['memory']['growth']:+.1%}",
+            abs(results["memory"]["growth"]) <= 0.05,
+        ),
+        (
+            "cold start to SERVING < 1.5 s",
+            f"{results['cold_start']['median_s']} s",
+            results["cold_start"]["median_s"] < 1.5,
+        ),
+        (
+            "idle RSS < 120 MB",
+            f"{results['cold_start']['idle_rss_mib']} MiB",
+            results["cold_start"]["idle_rss_mib"] < 120,
+        ),
+        (
+            "2 workers >= 1.7x 1 worker",
+            f"{results['scale_out']['ratio']}x ({two} vs {one}/s)",
+            results["scale_out"]["ratio"] >= 1.7,
+        ),
+    ]
+    results["targets"] = [
+        {"target": t, "measured": m, "result": verdict(ok)} for t, m, ok in targets
+    ]
+    if not args.long:
+        results["targets"][4]["result"] += (
+            f" (over {memory_total:,}; the 100,000 run is make bench-long)"
+        )
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+    u = results["unary"]
+    print(
+        f"\nGetRoadmap   reference  median {u['reference']['median_ms']:.3f} ms  p99 {u['reference']['p99_ms']:.3f} ms  ratio {u['reference']['ratio_to_health']}x"
+    )
+    print(
+        f"GetRoadmap   distinct   median {u['distinct']['median_ms']:.3f} ms  p99 {u['distinct']['p99_ms']:.3f} ms  ratio {u['distinct']['ratio_to_health']}x  (no cache: these are uncached)"
+    )
+    print(
+        f"Health/Check baseline   median {u['health']['median_ms']:.3f} ms  p99 {u['health']['p99_ms']:.3f} ms  ({u['health']['calls']} calls each)"
+    )
+    s = results["stream"]
+    print(
+        f"Stream       {s['reference_per_s']}/s reference, {s['distinct_per_s']}/s distinct; engine in-process {s['engine_in_process_per_s']}/s (ratio {s['ratio_to_engine']})"
+    )
+    print(f"Memory       {results['memory']}")
+    print(f"Cold start   {results['cold_start']}")
+    print(f"Scale-out    {results['scale_out']}")
+    for entry in results["scaling"]["rule_bases"]:
+        print(f"Scaling      {entry}")
+    print()
+    width = max(len(t["target"]) for t in results["targets"])
+    for t in results["targets"]:
+        print(f"{t['target']:<{width}}  {t['measured']:<32}  {t['result']}")
+    print(f"\nwritten to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
