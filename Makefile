@@ -53,6 +53,8 @@ lint: $(GEN)
 	$(BIN)/mypy
 	$(BIN)/buf lint
 	$(BIN)/buf breaking --against proto/released/roadmap-v1.binpb
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict deploy/kubernetes/*.yaml
 
 # The rendered example the README links (a test checks it is current).
 examples: $(GEN)
