@@ -10,6 +10,7 @@ line (method, status, duration, unit id: never the assessment) and its metrics.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -48,6 +49,8 @@ ADMIN_SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AdminService"].full_name
 DEFAULT_TOP_BLOCKERS = 10
 #: Trailing metadata naming the worker process that answered (for multi-worker setups).
 WORKER_METADATA = "roadmap-worker"
+#: ... and its process id (distinguishes separate servers behind one target).
+PID_METADATA = "roadmap-pid"
 MAX_LISTED_PROBLEMS = 20
 
 Request = TypeVar("Request")
@@ -151,7 +154,9 @@ def _unary(
                 entered = self.gate.enter()
                 if not entered:
                     raise _Abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
-                context.set_trailing_metadata(((WORKER_METADATA, str(worker_index())),))
+                context.set_trailing_metadata(
+                    ((WORKER_METADATA, str(worker_index())), (PID_METADATA, str(os.getpid())))
+                )
                 return method(self, request, context)
             except AssessmentError as exc:
                 code = grpc.StatusCode.INVALID_ARGUMENT

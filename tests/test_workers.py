@@ -80,3 +80,26 @@ def test_a_bad_rule_base_stops_all_workers_with_exit_1(tmp_path: Path) -> None:
     assert "rule_base_refused" in events
     assert "worker_failed" in events
     assert "worker_died" not in events  # no restart loop
+
+
+def test_round_robin_over_a_multi_address_target_spreads_calls(tmp_path: Path) -> None:
+    servers = [ServerProcess(tmp_path) for _ in range(2)]
+    try:
+        for server in servers:
+            server.wait_serving()
+        target = "ipv4:" + ",".join(server.target for server in servers)
+        pids = []
+        with RoadmapClient(target) as client:  # its service config selects round_robin
+            client.wait_ready(10)
+            for n in range(20):
+                _, call = client.stub.GetRoadmap.with_call(
+                    pb.GetRoadmapRequest(assessment=pb.Assessment(unit_id=f"rr{n}")), timeout=10
+                )
+                pids.append(dict(call.trailing_metadata())["roadmap-pid"])
+        expected = {str(server.process.pid) for server in servers}
+        assert set(pids) == expected
+        counts = collections.Counter(pids)
+        assert min(counts.values()) >= 8, counts  # round robin: about half each
+    finally:
+        for server in servers:
+            assert server.stop() == 0
