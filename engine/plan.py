@@ -26,7 +26,7 @@ from engine.model import IncludeEffect, RequireEffect, ScoreEffect, WarnEffect
 from engine.results import Reason, Step, Warning
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from engine.assessment import Assessment, PracticeStatus
     from engine.model import ContextRule, Practice, RuleBase
@@ -205,18 +205,17 @@ def plan(
     return Plan(tuple(steps), tuple(warnings), frozenset(wanted))
 
 
-def _closure(
+def prerequisite_walk(
     rulebase: RuleBase,
-    wanted: Mapping[str, list[Reason]],
+    roots: Iterable[str],
     statuses: Mapping[str, PracticeStatus],
     adj: Adjustments,
-) -> tuple[dict[str, list[Reason]], dict[str, tuple[str, ...]], dict[str, set[str]]]:
-    """Wanted practices plus every unmet prerequisite, with each one's direct edges."""
-    # Not-applicable prerequisites do not block, adopted ones are met.
-    members: dict[str, list[Reason]] = {pid: list(reasons) for pid, reasons in wanted.items()}
+) -> dict[str, tuple[str, ...]]:
+    """The roots and every unmet prerequisite reachable from them, each with its unmet
+    direct prerequisites. Not-applicable prerequisites do not block; adopted ones are met."""
     requires: dict[str, tuple[str, ...]] = {}
-    needed_by: dict[str, set[str]] = defaultdict(set)
-    stack = sorted(members)
+    stack = sorted(roots)
+    seen = set(stack)
     while stack:
         pid = stack.pop()
         requires[pid] = tuple(
@@ -225,10 +224,26 @@ def _closure(
             if not is_done(statuses.get(r))
         )
         for required in requires[pid]:
-            needed_by[required].add(pid)
-            if required not in members:
-                members[required] = []
+            if required not in seen:
+                seen.add(required)
                 stack.append(required)
+    return requires
+
+
+def _closure(
+    rulebase: RuleBase,
+    wanted: Mapping[str, list[Reason]],
+    statuses: Mapping[str, PracticeStatus],
+    adj: Adjustments,
+) -> tuple[dict[str, list[Reason]], dict[str, tuple[str, ...]], dict[str, set[str]]]:
+    """Wanted practices plus every unmet prerequisite, with each one's direct edges."""
+    requires = prerequisite_walk(rulebase, wanted, statuses, adj)
+    members: dict[str, list[Reason]] = {pid: list(reasons) for pid, reasons in wanted.items()}
+    needed_by: dict[str, set[str]] = defaultdict(set)
+    for pid, direct in requires.items():
+        members.setdefault(pid, [])
+        for required in direct:
+            needed_by[required].add(pid)
     for pid, users in needed_by.items():
         members[pid].append(
             Reason(

@@ -18,7 +18,7 @@ from engine.levels import is_done
 from engine.levels import levels as model_levels
 from engine.model import Status
 from engine.outsourcing import precondition_steps, recommend
-from engine.plan import Adjustments, Plan, adjustments, plan
+from engine.plan import Adjustments, Plan, adjustments, plan, prerequisite_walk
 from engine.results import (
     Blocker,
     Comparison,
@@ -33,9 +33,9 @@ from engine.rulebase import suggest
 from engine.ruleengine import CompiledRules, Encoding
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    from engine.assessment import Assessment, PracticeStatus
+    from engine.assessment import Assessment
     from engine.model import RuleBase
 
 
@@ -83,8 +83,9 @@ class RoadmapEngine:
         self.rulebase = rulebase
         self.rules = CompiledRules(rulebase, encoding)
 
-    def _evaluate(self, assessment: Assessment) -> Evaluation:
-        check(assessment, self.rulebase)
+    def _evaluate(self, assessment: Assessment, *, checked: bool = False) -> Evaluation:
+        if not checked:
+            check(assessment, self.rulebase)
         fired = self.rules.context(assessment)
         matched = self.rules.services(assessment.services)
         return build_roadmap(self.rulebase, assessment, fired, matched)
@@ -108,7 +109,8 @@ class RoadmapEngine:
         status = (
             entry.status if entry is not None and entry.status is not None else Status.NOT_STARTED
         )
-        unmet = self._unmet_prerequisites(practice_id, statuses, adj)
+        walked = prerequisite_walk(self.rulebase, [practice_id], statuses, adj)
+        unmet = tuple(sorted(set(walked) - {practice_id}))
         step = roadmap.step(practice_id)
         if step is not None:
             waits = f"; it waits for {', '.join(step.requires)}" if step.requires else ""
@@ -136,18 +138,6 @@ class RoadmapEngine:
             summary=summary,
         )
 
-    def _unmet_prerequisites(
-        self, practice_id: str, statuses: Mapping[str, PracticeStatus], adj: Adjustments
-    ) -> tuple[str, ...]:
-        unmet: set[str] = set()
-        stack = [practice_id]
-        while stack:
-            for required in adj.requires_of(self.rulebase.practices[stack.pop()]):
-                if required not in unmet and not is_done(statuses.get(required)):
-                    unmet.add(required)
-                    stack.append(required)
-        return tuple(sorted(unmet))
-
     def compare(self, before: Assessment, after: Assessment) -> Comparison:
         """What changed between two assessments of one unit."""
         if before.unit_id != after.unit_id:
@@ -168,7 +158,8 @@ class RoadmapEngine:
         ]
         if problems:
             raise AssessmentError(problems)
-        old, new = self.roadmap(before), self.roadmap(after)
+        old = self._evaluate(before, checked=True).roadmap
+        new = self._evaluate(after, checked=True).roadmap
         statuses = after.statuses()
         old_steps = {s.practice_id for s in old.steps}
         old_warnings = {(w.code, w.practice_ids): w for w in old.warnings}
