@@ -84,6 +84,15 @@ def parse_assessment(text: str, where: str) -> pb.Assessment:
         raise InputError(f"{where}: not a roadmap.v1.Assessment in JSON: {exc}") from exc
 
 
+def _read_or_report(paths: Sequence[Path]) -> list[pb.Assessment] | None:
+    """The assessment files, or None after printing why one cannot be used."""
+    try:
+        return [read_assessment(path) for path in paths]
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def read_many(source: Path) -> Iterator[tuple[str, pb.Assessment | InputError]]:
     """Assessments from a directory of *.json files or a JSONL file, lazily, in order."""
     if source.is_dir():
@@ -252,11 +261,10 @@ def _rules_list(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    try:
-        messages = [(path, read_assessment(path)) for path in args.files]
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    read = _read_or_report(args.files)
+    if read is None:
         return EXIT_INVALID
+    messages = list(zip(args.files, read, strict=True))
     if args.output is not None and len(messages) > 1 and not args.output.is_dir():
         print(
             f"error: --output: {args.output} must be a directory for several files", file=sys.stderr
@@ -296,11 +304,10 @@ def _emit(response: pb.GetRoadmapResponse, args: argparse.Namespace, *, many: bo
 
 
 def _compare(args: argparse.Namespace) -> int:
-    try:
-        before, after = read_assessment(args.before), read_assessment(args.after)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    read = _read_or_report([args.before, args.after])
+    if read is None:
         return EXIT_INVALID
+    before, after = read
 
     def work(backend: Backend) -> int:
         try:
@@ -336,11 +343,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    try:
-        message = read_assessment(args.file)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    read = _read_or_report([args.file])
+    if read is None:
         return EXIT_INVALID
+    (message,) = read
 
     def work(backend: Backend) -> int:
         try:
