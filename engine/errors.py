@@ -8,7 +8,11 @@ Exception tree::
     RoadmapError
     ├── RuleBaseError       a rule base that cannot be loaded (carries every Problem)
     ├── AssessmentError     an assessment the engine cannot use (carries every FieldViolation)
-    └── EvaluationError     the rule engine failed on a valid input (a bug or a broken engine)
+    ├── EvaluationError     the rule engine failed on a valid input (a bug or a broken engine)
+    └── ContainmentError    an engine worker process could not answer (see engine.isolated)
+        ├── EngineTimeoutError   the evaluation outlived its deadline; its worker was replaced
+        ├── EngineCrashedError   the worker died evaluating it, or no worker was left to ask
+        └── InputRefusedError    this input crashed or hung a worker before: not tried again
 """
 
 from __future__ import annotations
@@ -68,3 +72,19 @@ class AssessmentError(RoadmapError):
 
 class EvaluationError(RoadmapError):
     """The rule engine failed on input that passed validation."""
+
+
+class ContainmentError(RoadmapError):
+    """The rule evaluation ran in a worker process that did not answer."""
+
+
+class EngineTimeoutError(ContainmentError):
+    """The evaluation outlived its deadline (or the configured maximum)."""
+
+
+class EngineCrashedError(ContainmentError):
+    """The engine worker died during the evaluation, or none could be reached."""
+
+
+class InputRefusedError(ContainmentError):
+    """This input crashed or hung an engine worker before; it is not evaluated again."""

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from engine.assessment import Assessment
     from engine.model import RuleBase
+    from engine.ruleengine import RuleEvaluator
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,22 +80,40 @@ def build_roadmap(
 class RoadmapEngine:
     """Evaluates assessments against one rule base. Safe to share between threads."""
 
-    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
+    def __init__(
+        self,
+        rulebase: RuleBase,
+        encoding: Encoding = Encoding.MINIMAL,
+        *,
+        rules: RuleEvaluator | None = None,
+    ) -> None:
+        """``rules`` evaluates the rules elsewhere (worker processes); by default, here."""
         self.rulebase = rulebase
-        self.rules = CompiledRules(rulebase, encoding)
+        self.rules: RuleEvaluator = rules or CompiledRules(rulebase, encoding)
 
-    def _evaluate(self, assessment: Assessment, *, checked: bool = False) -> Evaluation:
+    def close(self) -> None:
+        """Stop the rule evaluator's processes, if it has any, once in-flight calls end."""
+        self.rules.close()
+
+    def _evaluate(
+        self, assessment: Assessment, *, checked: bool = False, deadline: float | None = None
+    ) -> Evaluation:
         if not checked:
             check(assessment, self.rulebase)
-        fired = self.rules.context(assessment)
-        matched = self.rules.services(assessment.services)
-        return build_roadmap(self.rulebase, assessment, fired, matched)
+        conclusions = self.rules.evaluate(assessment, deadline=deadline)
+        return build_roadmap(self.rulebase, assessment, conclusions.fired, conclusions.matched)
 
-    def roadmap(self, assessment: Assessment) -> Roadmap:
-        """Levels, ordered steps, outsourcing decisions and warnings for one unit."""
-        return self._evaluate(assessment).roadmap
+    def roadmap(self, assessment: Assessment, *, deadline: float | None = None) -> Roadmap:
+        """Levels, ordered steps, outsourcing decisions and warnings for one unit.
 
-    def explain(self, practice_id: str, assessment: Assessment) -> Explanation:
+        ``deadline`` (a ``time.monotonic()`` instant) bounds the rule evaluation where
+        the evaluator can enforce it (worker processes).
+        """
+        return self._evaluate(assessment, deadline=deadline).roadmap
+
+    def explain(
+        self, practice_id: str, assessment: Assessment, *, deadline: float | None = None
+    ) -> Explanation:
         """Why a practice is, or is not, in the unit's roadmap."""
         practice = self.rulebase.practices.get(practice_id)
         if practice is None:
@@ -102,7 +121,7 @@ class RoadmapEngine:
             raise AssessmentError(
                 [FieldViolation("practice_id", f"unknown practice '{practice_id}'{hint}")]
             )
-        evaluation = self._evaluate(assessment)
+        evaluation = self._evaluate(assessment, deadline=deadline)
         roadmap, adj = evaluation.roadmap, evaluation.adjustments
         statuses = assessment.statuses()
         entry = statuses.get(practice_id)
@@ -138,7 +157,9 @@ class RoadmapEngine:
             summary=summary,
         )
 
-    def compare(self, before: Assessment, after: Assessment) -> Comparison:
+    def compare(
+        self, before: Assessment, after: Assessment, *, deadline: float | None = None
+    ) -> Comparison:
         """What changed between two assessments of one unit."""
         if before.unit_id != after.unit_id:
             raise AssessmentError(
@@ -158,8 +179,8 @@ class RoadmapEngine:
         ]
         if problems:
             raise AssessmentError(problems)
-        old = self._evaluate(before, checked=True).roadmap
-        new = self._evaluate(after, checked=True).roadmap
+        old = self._evaluate(before, checked=True, deadline=deadline).roadmap
+        new = self._evaluate(after, checked=True, deadline=deadline).roadmap
         statuses = after.statuses()
         old_steps = {s.practice_id for s in old.steps}
         old_warnings = {(w.code, w.practice_ids): w for w in old.warnings}

@@ -26,7 +26,7 @@ import itertools
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import durable.engine
 
@@ -107,16 +107,44 @@ def _shards(rules: Sequence[ContextRule | OutsourcingRule]) -> list[list[Any]]:
     return shards
 
 
-class CompiledRules:
-    """The rule base's context and outsourcing rules, registered with durable-rules."""
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What durable-rules is given for one assessment: small, picklable, hashable input."""
+
+    unit_id: str  # not asserted: names the input in logs and for fault injection
+    context: dict[str, Value]
+    services: tuple[dict[str, Value], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Conclusions:
+    """What the rules concluded: context rules that fired, each service's matching rules."""
+
+    fired: tuple[str, ...]
+    matched: tuple[tuple[str, ...], ...]
+
+
+class RuleEvaluator(Protocol):
+    """Turns an assessment into conclusions: in this process, or in worker processes."""
+
+    def evaluate(self, assessment: Assessment, *, deadline: float | None = None) -> Conclusions:
+        """``deadline`` is a ``time.monotonic()`` instant; evaluators that can, enforce it."""
+        ...
+
+    def close(self) -> None:
+        """Release what can be released once the calls in flight are done."""
+        ...
+
+
+class RuleLayout:
+    """How a rule base's rules are sharded and which facts they need (no durable-rules).
+
+    A process that only prepares facts and orders conclusions (the server, when the
+    engine runs in worker processes) needs this and never registers a ruleset.
+    """
 
     def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
         self.encoding = encoding
-        self._lock = threading.Lock()
-        self._fired: list[tuple[int, str]] = []
-        self._last_sid = 0
-        generation = next(_generation)
-        self._host = _QuietHost()
         context_fields = sorted({t.field for r in rulebase.context_rules for t in tests(r.when)})
         if encoding is Encoding.FULL:
             context_fields = assessment_fields(rulebase.practices)
@@ -125,18 +153,73 @@ class CompiledRules:
                     f"full encoding needs {len(context_fields)} fact properties; "
                     f"durable-rules allows {MAX_FACT_PROPERTIES}"
                 )
-        self._props = {field: f"f{n}" for n, field in enumerate([*context_fields, *SERVICE_FIELDS])}
-        outsourcing = rulebase.outsourcing.rules if rulebase.outsourcing else ()
-        self._context = self._register(
-            f"g{generation}-ctx", "c", rulebase.context_rules, context_fields
+        self.props = {field: f"f{n}" for n, field in enumerate([*context_fields, *SERVICE_FIELDS])}
+        self.context_rules = tuple(rulebase.context_rules)
+        self.service_rules = tuple(rulebase.outsourcing.rules if rulebase.outsourcing else ())
+        self.context_shards = [
+            self._shard(f"ctx{n}", members, context_fields)
+            for n, members in enumerate(_shards(self.context_rules))
+        ]
+        self.service_shards = [
+            _Shard(f"svc{n}", tuple(r.id for r in members), SERVICE_FIELDS)
+            for n, members in enumerate(_shards(self.service_rules))
+        ]
+        self._context_fields = {f for shard in self.context_shards for f in shard.fields}
+        self._context_order = {r.id: n for n, r in enumerate(self.context_rules)}
+        self._service_order = {r.id: n for n, r in enumerate(self.service_rules)}
+
+    def _shard(
+        self, name: str, members: Sequence[ContextRule], all_fields: Sequence[str]
+    ) -> _Shard:
+        fields = (
+            all_fields
+            if self.encoding is Encoding.FULL
+            else sorted({t.field for r in members for t in tests(r.when)})
         )
-        self._service = self._register(f"g{generation}-svc", "s", outsourcing, SERVICE_FIELDS)
-        self._context_order = {r.id: n for n, r in enumerate(rulebase.context_rules)}
-        self._service_order = {r.id: n for n, r in enumerate(outsourcing)}
+        return _Shard(name, tuple(r.id for r in members), tuple(fields))
+
+    def facts(self, assessment: Assessment) -> Facts:
+        services = assessment.services if self.service_shards else ()
+        total = sum(s.annual_cost for s in services)
+        return Facts(
+            unit_id=assessment.unit_id,
+            context=context_facts(assessment, self._context_fields) if self.context_shards else {},
+            services=tuple(service_facts(service, total) for service in services),
+        )
+
+    def conclusions(
+        self, fired: Sequence[tuple[int, str]], matched: Sequence[tuple[int, str]], services: int
+    ) -> Conclusions:
+        """Fired (index, rule id) pairs in rule base order, one tuple per service."""
+        per_service: list[set[str]] = [set() for _ in range(services)]
+        for index, rule_id in matched:
+            per_service[index].add(rule_id)
+        return Conclusions(
+            fired=tuple(sorted({r for _, r in fired}, key=self._context_order.__getitem__)),
+            matched=tuple(
+                tuple(sorted(ids, key=self._service_order.__getitem__)) for ids in per_service
+            ),
+        )
+
+
+class CompiledRules:
+    """The rule base's context and outsourcing rules, registered with durable-rules."""
+
+    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
+        self.layout = RuleLayout(rulebase, encoding)
+        self.encoding = encoding
+        self._lock = threading.Lock()
+        self._fired: list[tuple[int, str]] = []
+        self._last_sid = 0
+        self._prefix = f"g{next(_generation)}-"
+        self._host = _QuietHost()
+        self._props = self.layout.props
+        self._register("c", self.layout.context_shards, self.layout.context_rules)
+        self._register("s", self.layout.service_shards, self.layout.service_rules)
 
     @property
     def shard_count(self) -> int:
-        return len(self._context) + len(self._service)
+        return len(self.layout.context_shards) + len(self.layout.service_shards)
 
     def _action(self, rule_id: str) -> Callable[[Any], None]:
         def record(c: Any) -> None:  # one parameter: a synchronous action
@@ -146,34 +229,27 @@ class CompiledRules:
 
     def _register(
         self,
-        prefix: str,
         kind: str,
+        shards: Sequence[_Shard],
         rules: Sequence[ContextRule | OutsourcingRule],
-        all_fields: Sequence[str],
-    ) -> list[_Shard]:
-        shards = []
+    ) -> None:
+        by_id = {rule.id: rule for rule in rules}
         definitions: dict[str, Any] = {}
-        for number, members in enumerate(_shards(rules)):
-            name = f"{prefix}{number}"
+        for shard in shards:
             ruleset: dict[str, Any] = {}
-            for rule in members:
-                condition = {"$and": [{_KIND: kind}, _compile(rule.when, self._props)]}
-                ruleset[rule.id] = {"all": [{"m": condition}], "run": self._action(rule.id)}
+            for rule_id in shard.rule_ids:
+                condition = {"$and": [{_KIND: kind}, _compile(by_id[rule_id].when, self._props)]}
+                ruleset[rule_id] = {"all": [{"m": condition}], "run": self._action(rule_id)}
             ruleset[_SINK] = {"all": [{"m": {_KIND: kind}}], "run": self._action(_SINK)}
-            definitions[name] = ruleset
-            fields = (
-                all_fields
-                if self.encoding is Encoding.FULL or kind == "s"
-                else sorted({t.field for r in members for t in tests(r.when)})
-            )
-            shards.append(_Shard(name, tuple(r.id for r in members), tuple(fields)))
+            definitions[self._prefix + shard.name] = ruleset
         if definitions:
             self._host.register_rulesets(definitions)
-        return shards
 
     def _assert(
-        self, shards: list[_Shard], kind: str, facts: list[dict[str, Value]]
+        self, shards: Sequence[_Shard], kind: str, facts: Sequence[dict[str, Value]]
     ) -> list[tuple[int, str]]:
+        if not facts or not shards:
+            return []
         with self._lock:
             self._last_sid += 1
             sid = str(self._last_sid)
@@ -182,18 +258,19 @@ class CompiledRules:
             asserted: list[str] = []
             try:
                 for shard in shards:
+                    name = self._prefix + shard.name
                     payload = [
                         {"sid": sid, _KIND: kind, _INDEX: index}
                         | {self._props[f]: fact[f] for f in shard.fields if fact[f] is not None}
                         for index, fact in enumerate(facts)
                     ]
-                    asserted.append(shard.name)
-                    self._host.assert_facts(shard.name, payload)
+                    asserted.append(name)
+                    self._host.assert_facts(name, payload)
                     seen = [index for index, rule_id in self._fired if rule_id == _SINK]
                     if sorted(seen) != list(range(len(facts))):
                         lost = sorted(set(range(len(facts))) - set(seen))
                         raise EvaluationError(
-                            f"durable-rules dropped facts {lost} in ruleset {shard.name}"
+                            f"durable-rules dropped facts {lost} in ruleset {name}"
                         )
                     self._fired = [entry for entry in self._fired if entry[1] != _SINK]
                     fired.extend(self._fired)
@@ -202,41 +279,48 @@ class CompiledRules:
             except EvaluationError:
                 raise
             except Exception as exc:
-                raise EvaluationError(
-                    f"durable-rules failed on ruleset {asserted[-1]}: {exc}"
-                ) from exc
+                where = asserted[-1] if asserted else "(before any ruleset)"
+                raise EvaluationError(f"durable-rules failed on ruleset {where}: {exc}") from exc
             finally:
                 self._fired = []
                 for name in asserted:
                     self._host.delete_state(name, sid)
 
+    def fire(self, facts: Facts) -> Conclusions:
+        """Assert the facts; the rules that fired, in rule base order."""
+        fired = self._assert(self.layout.context_shards, "c", [facts.context])
+        matched = self._assert(self.layout.service_shards, "s", facts.services)
+        return self.layout.conclusions(fired, matched, len(facts.services))
+
+    def evaluate(self, assessment: Assessment, *, deadline: float | None = None) -> Conclusions:
+        """In this process: the deadline cannot be enforced (the C engine holds the GIL)."""
+        del deadline
+        return self.fire(self.layout.facts(assessment))
+
+    def close(self) -> None:
+        """Nothing to do: durable-rules frees a ruleset only when its process exits."""
+
     def context(self, assessment: Assessment) -> list[str]:
         """Ids of the context rules whose conditions hold, in rule base order."""
-        if not self._context:
-            return []
-        fields = {f for shard in self._context for f in shard.fields}
-        facts = context_facts(assessment, fields)
-        fired = {rule_id for _, rule_id in self._assert(self._context, "c", [facts])}
-        return sorted(fired, key=self._context_order.__getitem__)
+        fired = self._assert(
+            self.layout.context_shards, "c", [self.layout.facts(assessment).context]
+        )
+        return list(self.layout.conclusions(fired, [], 0).fired)
 
     def services(self, services: Sequence[Service]) -> list[list[str]]:
         """Per service, ids of the outsourcing rules that match it, in precedence order."""
-        if not services or not self._service:
-            return [[] for _ in services]
         total = sum(s.annual_cost for s in services)
-        facts = [service_facts(service, total) for service in services]
-        matched: list[set[str]] = [set() for _ in services]
-        for index, rule_id in self._assert(self._service, "s", facts):
-            matched[index].add(rule_id)
-        return [sorted(ids, key=self._service_order.__getitem__) for ids in matched]
+        facts = Facts("", {}, tuple(service_facts(service, total) for service in services))
+        matched = self._assert(self.layout.service_shards, "s", facts.services)
+        return [list(m) for m in self.layout.conclusions([], matched, len(services)).matched]
 
     def live_states(self) -> int:
         """States still held by the engine (always 0 between evaluations)."""
         count = 0
-        for shard in (*self._context, *self._service):
+        for shard in (*self.layout.context_shards, *self.layout.service_shards):
             for sid in range(1, self._last_sid + 1):
                 try:
-                    self._host.get_state(shard.name, str(sid))
+                    self._host.get_state(self._prefix + shard.name, str(sid))
                 except Exception:  # noqa: S112  (durable raises a bare Exception: the state is gone)
                     continue
                 count += 1

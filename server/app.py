@@ -41,7 +41,11 @@ class Server:
 
     def __init__(self, config: Config, holder: RuleBaseHolder | None = None) -> None:
         self.config = config
-        self.holder = holder or RuleBaseHolder(config.rules)
+        self.holder = holder or RuleBaseHolder(
+            config.rules,
+            engine_workers=config.engine_workers,
+            max_evaluation_seconds=config.max_evaluation_seconds,
+        )
         # Fingerprint before loading: an edit made while (or right after) loading is a change.
         self._fingerprint = _fingerprint(config)
         if config.workers > 1:
@@ -132,6 +136,7 @@ class Server:
         # health keeps answering NOT_SERVING meanwhile.
         drained = self.gate.close_and_wait(self.config.grace_seconds)
         self.grpc.stop(0).wait()
+        self.holder.close()
         log.info("stopped", in_flight_finished=drained)
         self.drained.set()
 

@@ -28,6 +28,8 @@ class Config:
     max_batch: int = 10_000
     enable_admin: bool = False
     watch_seconds: float = 0.0  # 0: no polling of the rule base directory
+    engine_workers: int = 2  # rule-engine processes; 0: in the server process (no containment)
+    max_evaluation_seconds: float = 5.0  # an evaluation's limit when the call sets no deadline
 
     @property
     def address(self) -> str:
@@ -131,6 +133,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=float(_env("WATCH_SECONDS", str(d.watch_seconds))),
         help="poll the rule base directory and reload on change, 0 for off (ROADMAP_WATCH_SECONDS)",
     )
+    parser.add_argument(
+        "--engine-workers",
+        type=_positive(int),
+        default=int(_env("ENGINE_WORKERS", str(d.engine_workers))),
+        help="rule-engine processes per server process; a hang or crash in one is "
+        "contained and it is replaced; 0 runs the engine in the server process, faster "
+        f"but uncontained (ROADMAP_ENGINE_WORKERS, default {d.engine_workers})",
+    )
+    parser.add_argument(
+        "--max-evaluation-seconds",
+        type=_positive(float),
+        default=float(_env("MAX_EVALUATION_SECONDS", str(d.max_evaluation_seconds))),
+        help="longest one evaluation may run when the call's deadline is later or unset; "
+        f"its engine process is then killed (ROADMAP_MAX_EVALUATION_SECONDS, default {d.max_evaluation_seconds:g})",
+    )
 
 
 def from_namespace(args: argparse.Namespace) -> Config:
@@ -146,4 +163,6 @@ def from_namespace(args: argparse.Namespace) -> Config:
         max_batch=max(1, args.max_batch),
         enable_admin=args.enable_admin,
         watch_seconds=args.watch_seconds,
+        engine_workers=args.engine_workers,
+        max_evaluation_seconds=max(0.01, args.max_evaluation_seconds),
     )

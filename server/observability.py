@@ -20,6 +20,11 @@ LATENCY = Histogram(
 EVALUATIONS = Counter("roadmap_evaluations_total", "Assessments evaluated", ["outcome"])
 RELOADS = Counter("roadmap_rule_base_reloads_total", "Rule base reloads", ["result"])
 RULE_BASE = Info("roadmap_rule_base", "The rule base being served")
+ENGINE_EVENTS = Counter(
+    "roadmap_engine_events_total",
+    "Engine worker processes started, killed (hung), died, and inputs refused",
+    ["event"],
+)
 
 
 _worker: dict[str, int] = {}
@@ -62,3 +67,12 @@ def configure_logging(level: str) -> None:
 
 
 log = structlog.get_logger("roadmap")
+
+
+def engine_event(event: str, **fields: Any) -> None:
+    """An engine worker's lifecycle event: one log line and one count."""
+    ENGINE_EVENTS.labels(event=event).inc()
+    if event == "engine_worker_started":
+        log.info(event, **fields)
+    else:
+        log.warning(event, **fields)

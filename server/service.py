@@ -3,7 +3,9 @@
 Every call reads the served rule base once (``holder.current``) so its answer comes
 from one version. A client's mistake is INVALID_ARGUMENT with google.rpc.BadRequest
 field violations (full paths from the request, e.g. ``assessment.practices[2].progress``);
-an engine failure is INTERNAL; nothing escapes as UNKNOWN. Each call writes one log
+an engine failure is INTERNAL; an engine process that hung or died is DEADLINE_EXCEEDED
+or UNAVAILABLE, and an input that made one do so is refused (FAILED_PRECONDITION);
+nothing escapes as UNKNOWN. Each call writes one log
 line (method, status, duration, unit id: never the assessment) and its metrics.
 """
 
@@ -23,7 +25,16 @@ from roadmap.v1 import roadmap_pb2 as pb
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
 from engine.assessment import validate
-from engine.errors import AssessmentError, EvaluationError, FieldViolation, RuleBaseError
+from engine.errors import (
+    AssessmentError,
+    ContainmentError,
+    EngineCrashedError,
+    EngineTimeoutError,
+    EvaluationError,
+    FieldViolation,
+    InputRefusedError,
+    RuleBaseError,
+)
 from engine.rulebase import suggest
 from server.convert import (
     assessment_from_proto,
@@ -126,10 +137,26 @@ def _status_of(context: grpc.ServicerContext) -> grpc.StatusCode | None:
     return code
 
 
-def _check_deadline(context: grpc.ServicerContext) -> None:
-    remaining = context.time_remaining()
-    if remaining is not None and remaining <= 0:
-        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before evaluation")
+#: What a caller sees when the engine process evaluating its input did not answer.
+CONTAINMENT_CODES: dict[type[ContainmentError], grpc.StatusCode] = {
+    EngineTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    EngineCrashedError: grpc.StatusCode.UNAVAILABLE,  # retryable: the worker was replaced
+    InputRefusedError: grpc.StatusCode.FAILED_PRECONDITION,  # not retryable: it would do it again
+}
+
+
+def _containment_code(error: ContainmentError) -> grpc.StatusCode:
+    return CONTAINMENT_CODES.get(type(error), grpc.StatusCode.UNAVAILABLE)
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The call's deadline as a ``time.monotonic()`` instant, None if it has none."""
+    remaining: float | None = context.time_remaining()  # None without a deadline
+    if remaining is None:
+        return None
+    if remaining <= 0:
+        raise EngineTimeoutError("the deadline passed before evaluation")
+    return time.monotonic() + remaining
 
 
 def _unary(
@@ -167,6 +194,11 @@ def _unary(
                 context.abort(exc.code, exc.message)
             except NotLoadedError as exc:
                 code = grpc.StatusCode.UNAVAILABLE
+                context.abort(code, str(exc))
+            except ContainmentError as exc:
+                code = _containment_code(exc)
+                EVALUATIONS.labels(outcome="contained").inc()
+                log.warning("evaluation_contained", method=name, code=code.name, error=str(exc))
                 context.abort(code, str(exc))
             except EvaluationError as exc:
                 code = grpc.StatusCode.INTERNAL
@@ -222,9 +254,11 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self, request: pb.GetRoadmapRequest, context: grpc.ServicerContext
     ) -> pb.GetRoadmapResponse:
         snapshot = self.holder.current
-        _check_deadline(context)
+        deadline = _deadline(context)
         try:
-            roadmap = snapshot.engine.roadmap(assessment_from_proto(request.assessment))
+            roadmap = snapshot.engine.roadmap(
+                assessment_from_proto(request.assessment), deadline=deadline
+            )
         except AssessmentError as exc:
             raise AssessmentError(prefixed(exc.violations, "assessment.")) from exc
         EVALUATIONS.labels(outcome="ok").inc()
@@ -242,7 +276,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         try:
             for index, request in enumerate(request_iterator):
                 items += 1
-                response = self._stream_item(index, request)
+                response = self._stream_item(index, request, context)
                 errors += response.HasField("error")
                 yield response
         except Exception:
@@ -263,7 +297,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             )
 
     def _stream_item(
-        self, index: int, request: pb.StreamRoadmapsRequest
+        self, index: int, request: pb.StreamRoadmapsRequest, context: grpc.ServicerContext
     ) -> pb.StreamRoadmapsResponse:
         unit_id = request.assessment.unit_id
         try:
@@ -272,7 +306,9 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             error = pb.ItemError(code="UNAVAILABLE", message=str(exc))
             return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         try:
-            roadmap = snapshot.engine.roadmap(assessment_from_proto(request.assessment))
+            roadmap = snapshot.engine.roadmap(
+                assessment_from_proto(request.assessment), deadline=_deadline(context)
+            )
         except AssessmentError as exc:
             EVALUATIONS.labels(outcome="invalid").inc()
             violations = prefixed(exc.violations, "assessment.")
@@ -287,6 +323,18 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             EVALUATIONS.labels(outcome="failed").inc()
             log.error("evaluation_failed", method="StreamRoadmaps", index=index, error=str(exc))
             error = pb.ItemError(code="INTERNAL", message=f"the rule engine failed: {exc}")
+            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
+        except ContainmentError as exc:
+            EVALUATIONS.labels(outcome="contained").inc()
+            code = _containment_code(exc)
+            log.warning(
+                "evaluation_contained",
+                method="StreamRoadmaps",
+                index=index,
+                code=code.name,
+                error=str(exc),
+            )
+            error = pb.ItemError(code=code.name, message=str(exc))
             return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         EVALUATIONS.labels(outcome="ok").inc()
         return pb.StreamRoadmapsResponse(
@@ -317,8 +365,8 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             )
         if violations:
             raise AssessmentError(violations)
-        _check_deadline(context)
-        roadmaps = [snapshot.engine.roadmap(a) for a in assessments]
+        deadline = _deadline(context)
+        roadmaps = [snapshot.engine.roadmap(a, deadline=deadline) for a in assessments]
         EVALUATIONS.labels(outcome="ok").inc(len(roadmaps))
         summary = snapshot.engine.summarize(
             roadmaps, top=request.top_blockers or DEFAULT_TOP_BLOCKERS
@@ -330,9 +378,11 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self, request: pb.CompareAssessmentsRequest, context: grpc.ServicerContext
     ) -> pb.CompareAssessmentsResponse:
         snapshot = self.holder.current
-        _check_deadline(context)
+        deadline = _deadline(context)
         comparison = snapshot.engine.compare(
-            assessment_from_proto(request.before), assessment_from_proto(request.after)
+            assessment_from_proto(request.before),
+            assessment_from_proto(request.after),
+            deadline=deadline,
         )
         EVALUATIONS.labels(outcome="ok").inc(2)
         return comparison_to_proto(comparison, snapshot.rulebase)
@@ -352,8 +402,8 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         violations += prefixed(validate(assessment, snapshot.rulebase), "assessment.")
         if violations:
             raise AssessmentError(violations)
-        _check_deadline(context)
-        explanation = snapshot.engine.explain(request.practice_id, assessment)
+        deadline = _deadline(context)
+        explanation = snapshot.engine.explain(request.practice_id, assessment, deadline=deadline)
         EVALUATIONS.labels(outcome="ok").inc()
         return explanation_to_proto(explanation, snapshot.rulebase)
 

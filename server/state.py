@@ -3,9 +3,11 @@
 A request reads ``holder.current`` once and uses that snapshot throughout, so a
 response never mixes two rule base versions. A reload loads and validates the whole
 directory and compiles it before swapping; on any problem the current one stays.
-durable-rules cannot free a ruleset, so each successful reload keeps about 2 MB of
-the old one until the process exits (see notes/durable-rules.md; process generations
-are the reliability issue's answer).
+With engine workers (the default), the rules are compiled and evaluated in a fresh
+generation of engine processes per rule base; the old generation drains and exits once
+the calls using it finish, which is the only way durable-rules frees a ruleset. With
+``engine_workers=0`` the rules run in this process and each reload keeps about 2 MB of
+the old rulesets until the process exits (see notes/durable-rules.md).
 """
 
 from __future__ import annotations
@@ -15,14 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from engine.errors import EvaluationError, Problem, RuleBaseError
+from engine.isolated import IsolatedRules
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
-from server.observability import RELOADS, RULE_BASE, log
+from server.observability import RELOADS, RULE_BASE, engine_event, log
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from engine.errors import RuleBaseError
     from engine.model import RuleBase
 
 
@@ -52,8 +55,12 @@ class Snapshot:
 
 
 class RuleBaseHolder:
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, *, engine_workers: int = 0, max_evaluation_seconds: float = 5.0
+    ) -> None:
         self.directory = directory
+        self.engine_workers = engine_workers
+        self.max_evaluation_seconds = max_evaluation_seconds
         self._reloading = threading.Lock()
         self._current: Snapshot | None = None
 
@@ -83,8 +90,10 @@ class RuleBaseHolder:
             if current is not None and current.rulebase.digest == rulebase.digest:
                 RELOADS.labels(result="unchanged").inc()
                 return current, False
-            snapshot = Snapshot(rulebase, RoadmapEngine(rulebase), datetime.now(UTC))
+            snapshot = Snapshot(rulebase, self._engine(rulebase), datetime.now(UTC))
             self._current = snapshot
+            if current is not None:
+                current.engine.close()  # its workers exit once the calls using them end
             RELOADS.labels(result="loaded").inc()
             RULE_BASE.info({"version": rulebase.version, "digest": rulebase.digest})
             log.info(
@@ -95,3 +104,25 @@ class RuleBaseHolder:
                 directory=str(self.directory),
             )
             return snapshot, True
+
+    def _engine(self, rulebase: RuleBase) -> RoadmapEngine:
+        if not self.engine_workers:
+            return RoadmapEngine(rulebase)
+        try:
+            rules = IsolatedRules(
+                rulebase,
+                workers=self.engine_workers,
+                max_seconds=self.max_evaluation_seconds,
+                events=engine_event,
+            )
+        except EvaluationError as exc:
+            RELOADS.labels(result="refused").inc()
+            raise RuleBaseError(
+                [Problem(str(self.directory), "", f"the engine cannot compile it: {exc}")]
+            ) from exc
+        return RoadmapEngine(rulebase, rules=rules)
+
+    def close(self) -> None:
+        """Stop the engine processes (after the calls using them end)."""
+        if self._current is not None:
+            self._current.engine.close()

@@ -16,7 +16,7 @@ from engine.facts import service_facts
 from engine.model import Status
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
-from engine.ruleengine import MAX_TESTS_PER_RULESET, CompiledRules, durable_test_count
+from engine.ruleengine import MAX_TESTS_PER_RULESET, CompiledRules, Facts, durable_test_count
 from tests import reference
 from tests.strategies import assessments
 
@@ -35,7 +35,7 @@ def rss_kib() -> int:
 def test_rulesets_stay_within_the_engine_limits() -> None:
     rules = SYNTHETIC_ENGINE.rules
     assert rules.shard_count > 10  # 162 context rules need many rulesets
-    for shard in rules._context:
+    for shard in rules.layout.context_shards:
         members = [r for r in SYNTHETIC.context_rules if r.id in shard.rule_ids]
         assert 1 + sum(durable_test_count(r.when) for r in members) <= MAX_TESTS_PER_RULESET
         # Facts carry only the fields their shard's rules test.
@@ -56,9 +56,10 @@ def test_a_fact_the_engine_drops_is_an_error_not_a_wrong_answer(bundled: RuleBas
     # durable-rules' JSON parser rejects 1e-07; in a batch it drops the fact silently.
     good = service_facts(Service("a", "A", 100.0), 200.0)
     bad = service_facts(Service("b", "B", 100.0), 200.0) | {"service:annual_cost": 1e-07}
-    facts = [good, bad]
+    context = rules.layout.facts(Assessment(unit_id="unit")).context
+    facts = Facts("unit", context, (good, bad))
     with pytest.raises(EvaluationError, match="dropped facts"):
-        rules._assert(rules._service, "s", facts)
+        rules.fire(facts)
     assert rules.live_states() == 0
 
 

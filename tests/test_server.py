@@ -361,7 +361,10 @@ def test_reload_under_concurrent_calls_loses_nothing(tmp_path: Path) -> None:
                     assert reply.changed
                     assert reply.rule_base.version == f"reload-{n}"
                     time.sleep(0.2)
-            assert admin.rule_base_info().rule_base.version == "reload-5"
+            deadline = time.monotonic() + 10  # the last reload was a signal: wait for it
+            while admin.rule_base_info().rule_base.version != "reload-5":
+                assert time.monotonic() < deadline, "SIGHUP reload not applied within 10 s"
+                time.sleep(0.05)
     finally:
         stop.set()
         for worker in workers:

@@ -1,0 +1,390 @@
+"""Rule evaluation in engine worker processes, so a hang or crash stays contained.
+
+durable-rules is a C extension that holds the GIL: while it spins, no other thread of
+its process runs, and when it crashes it takes its process with it. So a server never
+runs it in its own process: :class:`IsolatedRules` keeps a few engine processes, each
+with the rule base compiled, and sends each evaluation's facts over a pipe (a
+``marshal``-ed tuple of a few hundred bytes; the answer is rule ids).
+
+The processes are forked from multiprocessing's fork server, a clean process that
+never holds gRPC threads or locks, with the engine modules already imported.
+
+- An evaluation that outlives its caller's deadline, or ``max_seconds`` without one,
+  has its worker killed (SIGKILL) and replaced: :class:`EngineTimeoutError`.
+- A worker that dies during an evaluation is replaced: :class:`EngineCrashedError`.
+- An input that crashed a worker, overran ``max_seconds``, or timed out
+  ``STRIKES`` times, is remembered (the digest of the facts sent) and refused from
+  then on with :class:`InputRefusedError`: retrying it cannot take down worker after
+  worker. The list belongs to one rule base; a reload starts a new pool and list.
+- :meth:`IsolatedRules.close` drains: calls that hold the pool finish, then every
+  worker exits. Process exit is the only way durable-rules frees its rulesets.
+
+Fault injection, for tests only: with ``ROADMAP_FAULT_INJECTION="hang:UNIT,abort:UNIT"``
+in the server's environment when a pool starts (or ``faults=`` given), a worker
+evaluating unit ``UNIT`` spins forever or aborts (SIGABRT), as the C engine has been
+seen to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.errors import (
+    EngineCrashedError,
+    EngineTimeoutError,
+    EvaluationError,
+    InputRefusedError,
+)
+from engine.ruleengine import CompiledRules, Conclusions, Encoding, Facts, RuleLayout
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+    from engine.assessment import Assessment
+    from engine.model import RuleBase
+
+FAULT_ENV = "ROADMAP_FAULT_INJECTION"
+#: An input whose evaluation was killed this many times (deadline misses) is refused.
+STRIKES = 2
+#: Refused inputs remembered per rule base (the oldest are forgotten first).
+MAX_REFUSED = 4096
+START_SECONDS = 120.0  # compiling 10,000 practices takes about 0.2 s; this is a hang
+STOP_SECONDS = 2.0
+RESTART_BACKOFF_SECONDS = (0.0, 0.1, 0.5, 2.0, 5.0)
+
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(["engine.isolated"])
+
+
+class EngineEvents(Protocol):
+    """Where the pool reports worker lifecycle events (the server logs and counts them)."""
+
+    def __call__(self, event: str, **fields: Any) -> None: ...
+
+
+def _ignore(event: str, **fields: Any) -> None:
+    del event, fields
+
+
+def _loads(data: bytes) -> Any:
+    """Decode a message from the other end of a private pipe (our own process)."""
+    return marshal.loads(data)  # noqa: S302  (never data from outside: builds no code)
+
+
+def _faults(spec: str) -> dict[str, str]:
+    faults = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        action, _, unit = item.partition(":")
+        if action not in ("hang", "abort") or not unit:
+            raise EvaluationError(f"{FAULT_ENV}: expected hang:UNIT or abort:UNIT, got {item!r}")
+        faults[unit] = action
+    return faults
+
+
+def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict[str, str]) -> None:
+    """An engine process: compile, say ready, then answer until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    try:
+        rules = CompiledRules(rulebase, encoding)
+    except Exception as exc:  # reported to the parent, which refuses the rule base
+        conn.send_bytes(marshal.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+        return
+    conn.send_bytes(marshal.dumps(("ready", os.getpid())))
+    while True:
+        try:
+            request = conn.recv_bytes()
+        except (EOFError, OSError):  # the server closed the pipe, or died
+            return
+        unit_id, context, services = _loads(request)
+        fault = faults.get(unit_id)
+        if fault == "hang":
+            while True:  # like the C engine's spin: never answers
+                pass
+        if fault == "abort":
+            os.abort()
+        reply: tuple[object, ...]
+        try:
+            conclusions = rules.fire(Facts(unit_id, context, services))
+            reply = ("ok", conclusions.fired, conclusions.matched)
+        except EvaluationError as exc:
+            reply = ("error", str(exc), ())
+        conn.send_bytes(marshal.dumps(reply))
+
+
+@dataclass(eq=False, slots=True)
+class _Worker:
+    process: BaseProcess
+    conn: Connection
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid or 0
+
+
+class IsolatedRules:
+    """A rule base's rules, evaluated by a pool of engine processes."""
+
+    def __init__(
+        self,
+        rulebase: RuleBase,
+        *,
+        workers: int = 2,
+        max_seconds: float = 5.0,
+        encoding: Encoding = Encoding.MINIMAL,
+        events: EngineEvents = _ignore,
+        faults: str | None = None,
+    ) -> None:
+        """Start ``workers`` engine processes; EvaluationError if they cannot compile."""
+        if workers < 1:
+            raise ValueError("an isolated evaluator needs at least one worker")
+        self._faults = _faults(os.environ.get(FAULT_ENV, "") if faults is None else faults)
+        self.layout = RuleLayout(rulebase, encoding)
+        self.size = workers
+        self.max_seconds = max_seconds
+        self._rulebase = rulebase
+        self._encoding = encoding
+        self._events = events
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
+        self._changed = threading.Condition()
+        self._workers: set[_Worker] = set()
+        self._users = 0
+        self._closing = False
+        self._strikes: dict[bytes, int] = {}
+        self._refused: OrderedDict[bytes, str] = OrderedDict()
+        self._failures = 0  # consecutive failed starts, for the restart back-off
+        started = [self._spawn() for _ in range(workers)]
+        try:
+            for worker in started:
+                self._await_ready(worker)
+        except BaseException:
+            for worker in started:
+                self._stop(worker)
+            raise
+        for worker in started:
+            self._add(worker)
+
+    # -- the pool -------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        parent, child = _context.Pipe()
+        process = _context.Process(
+            target=_work,
+            args=(child, self._rulebase, self._encoding, self._faults),
+            name="roadmap-engine",
+            daemon=True,
+        )
+        process.start()
+        child.close()
+        return _Worker(process, parent)
+
+    def _await_ready(self, worker: _Worker) -> None:
+        started = time.monotonic()
+        try:
+            if not worker.conn.poll(START_SECONDS):
+                raise EvaluationError(f"engine worker did not start within {START_SECONDS:g} s")
+            kind, detail = _loads(worker.conn.recv_bytes())
+        except (EOFError, OSError) as exc:
+            worker.process.join(STOP_SECONDS)
+            raise EvaluationError(
+                f"engine worker died while starting (exit code {worker.process.exitcode})"
+            ) from exc
+        if kind != "ready":
+            raise EvaluationError(f"engine worker could not compile the rule base: {detail}")
+        self._events(
+            "engine_worker_started",
+            pid=worker.pid,
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    def _add(self, worker: _Worker) -> None:
+        with self._changed:
+            if self._closing and self._users == 0:
+                self._stop(worker)
+                return
+            self._workers.add(worker)
+        self._idle.put(worker)
+
+    def _replace(self) -> None:
+        """Start a worker in place of a failed one (in the background; backs off)."""
+
+        def start() -> None:
+            while not self._closing:
+                delay = RESTART_BACKOFF_SECONDS[
+                    min(self._failures, len(RESTART_BACKOFF_SECONDS) - 1)
+                ]
+                time.sleep(delay)
+                worker = self._spawn()
+                try:
+                    self._await_ready(worker)
+                except EvaluationError as exc:
+                    self._failures += 1
+                    self._events("engine_worker_start_failed", error=str(exc))
+                    self._stop(worker)
+                    continue
+                self._failures = 0
+                self._add(worker)
+                return
+
+        threading.Thread(target=start, name="engine-restart", daemon=True).start()
+
+    def _discard(self, worker: _Worker) -> int | None:
+        """Kill a worker that hung or died; its replacement starts meanwhile."""
+        with self._changed:
+            self._workers.discard(worker)
+        with contextlib.suppress(OSError, ValueError):
+            worker.process.kill()
+        worker.process.join(STOP_SECONDS)
+        worker.conn.close()
+        self._replace()
+        return worker.process.exitcode
+
+    @staticmethod
+    def _stop(worker: _Worker) -> None:
+        worker.conn.close()  # the worker reads EOF and exits
+        worker.process.join(STOP_SECONDS)
+        if worker.process.exitcode is None:
+            worker.process.kill()
+            worker.process.join(STOP_SECONDS)
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._changed:
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._users -= 1
+                drained = self._closing and self._users == 0
+            if drained:
+                self._stop_all()
+
+    def _stop_all(self) -> None:
+        with self._changed:
+            workers, self._workers = self._workers, set()
+        for worker in workers:
+            self._stop(worker)
+
+    def close(self) -> None:
+        """Drain: calls already using the pool finish, then every worker exits."""
+        with self._changed:
+            self._closing = True
+            drained = self._users == 0
+        if drained:
+            self._stop_all()
+
+    @property
+    def pids(self) -> list[int]:
+        with self._changed:
+            return sorted(w.pid for w in self._workers)
+
+    @property
+    def refused(self) -> int:
+        return len(self._refused)
+
+    # -- evaluation -----------------------------------------------------------------
+
+    def _strike(self, digest: bytes, unit_id: str, reason: str, *, final: bool) -> None:
+        strikes = self._strikes.pop(digest, 0) + 1
+        self._strikes[digest] = strikes  # most recent last
+        while len(self._strikes) > MAX_REFUSED:
+            del self._strikes[next(iter(self._strikes))]
+        if final or strikes >= STRIKES:
+            self._refused[digest] = reason
+            self._strikes.pop(digest, None)
+            while len(self._refused) > MAX_REFUSED:
+                self._refused.popitem(last=False)
+            self._events(
+                "engine_input_refused", unit_id=unit_id, digest=digest.hex(), reason=reason
+            )
+
+    def _acquire(self, cutoff: float, unit_id: str) -> _Worker:
+        while True:
+            if self._closing and not self._workers:
+                raise EngineCrashedError(
+                    f"the rule base was replaced while {unit_id!r} waited: retry the call"
+                )
+            remaining = cutoff - time.monotonic()
+            if remaining <= 0:
+                raise EngineTimeoutError(
+                    f"no engine worker was free before the deadline (all {self.size} busy)"
+                )
+            try:
+                worker = self._idle.get(timeout=min(remaining, 0.5))
+            except queue.Empty:
+                continue
+            if worker in self._workers:  # else it was stopped while idle: skip it
+                return worker
+
+    def evaluate(self, assessment: Assessment, *, deadline: float | None = None) -> Conclusions:
+        """The conclusions for one assessment, from a worker, within the deadline."""
+        facts = self.layout.facts(assessment)
+        request = marshal.dumps((facts.unit_id, facts.context, facts.services))
+        digest = hashlib.blake2b(request, digest_size=16).digest()
+        reason = self._refused.get(digest)
+        if reason is not None:
+            raise InputRefusedError(
+                f"refused: this input ({digest.hex()}) {reason} earlier; it is not "
+                "evaluated again until the rule base is reloaded"
+            )
+        limit = time.monotonic() + self.max_seconds
+        cutoff = limit if deadline is None else min(limit, deadline)
+        with self._using():
+            worker = self._acquire(cutoff, facts.unit_id)
+            try:
+                worker.conn.send_bytes(request)
+                answered = worker.conn.poll(max(0.0, cutoff - time.monotonic()))
+                if answered:
+                    reply = worker.conn.recv_bytes()
+            except (EOFError, OSError) as exc:
+                code = self._discard(worker)
+                self._events("engine_worker_died", pid=worker.pid, code=code, unit_id=facts.unit_id)
+                self._strike(
+                    digest,
+                    facts.unit_id,
+                    f"crashed an engine worker (exit code {code})",
+                    final=True,
+                )
+                raise EngineCrashedError(
+                    f"the engine worker evaluating this input died (exit code {code}); "
+                    "it has been replaced"
+                ) from exc
+            if not answered:
+                overran = cutoff >= limit
+                self._discard(worker)
+                seconds = self.max_seconds if overran else None
+                self._events(
+                    "engine_worker_killed",
+                    pid=worker.pid,
+                    unit_id=facts.unit_id,
+                    reason="max_seconds" if overran else "deadline",
+                )
+                self._strike(
+                    digest,
+                    facts.unit_id,
+                    f"ran past the {seconds:g} s limit" if seconds else "ran past its deadline",
+                    final=overran,
+                )
+                limit_text = f"the {self.max_seconds:g} s limit" if overran else "the deadline"
+                raise EngineTimeoutError(
+                    f"rule evaluation ran past {limit_text}; its engine worker was stopped "
+                    "and replaced"
+                )
+            self._idle.put(worker)
+        status, detail, matched = _loads(reply)
+        if status != "ok":
+            raise EvaluationError(detail)
+        return Conclusions(tuple(detail), tuple(tuple(m) for m in matched))

@@ -1,0 +1,172 @@
+"""Rule evaluation in engine worker processes: same answers, and hangs and crashes contained.
+
+The fault switch makes a worker spin forever (as durable-rules' C code has been seen
+to, holding the GIL) or abort, for one unit id; every other unit is evaluated normally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from engine.assessment import Assessment, Metrics, Service
+from engine.errors import EngineCrashedError, EngineTimeoutError, InputRefusedError
+from engine.isolated import IsolatedRules
+from engine.rulebase import BUNDLED_RULES, load_rulebase
+from tests.strategies import assessments
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from engine.model import RuleBase
+    from engine.roadmap import RoadmapEngine
+
+UNIT = Assessment(
+    unit_id="healthy",
+    metrics=Metrics(keep_the_lights_on_share=0.6, staff_turnover_rate=0.25),
+    services=tuple(Service(f"s{n}", "S", 1000.0 * (n + 1)) for n in range(5)),
+)
+STUCK = dataclasses.replace(UNIT, unit_id="stuck")
+CRASH = dataclasses.replace(UNIT, unit_id="crash")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def pool(bundled: RuleBase) -> Iterator[IsolatedRules]:
+    rules = IsolatedRules(bundled, workers=2, max_seconds=2.0, faults="hang:stuck,abort:crash")
+    yield rules
+    rules.close()
+
+
+@pytest.fixture(scope="module")
+def shared_pool(bundled: RuleBase) -> Iterator[IsolatedRules]:
+    rules = IsolatedRules(bundled, workers=2, faults="")
+    yield rules
+    rules.close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(assessment=assessments(load_rulebase(BUNDLED_RULES)))
+def test_workers_conclude_what_the_in_process_engine_concludes(
+    shared_pool: IsolatedRules, engine: RoadmapEngine, assessment: Assessment
+) -> None:
+    assert shared_pool.evaluate(assessment) == engine.rules.evaluate(assessment)
+
+
+def test_a_hang_ends_at_the_deadline_and_its_worker_is_replaced(
+    pool: IsolatedRules, engine: RoadmapEngine
+) -> None:
+    before = set(pool.pids)
+    started = time.monotonic()
+    with pytest.raises(EngineTimeoutError, match="ran past the deadline"):
+        pool.evaluate(STUCK, deadline=time.monotonic() + 0.3)
+    assert time.monotonic() - started < 1.5
+    assert wait_for(lambda: len(pool.pids) == 2)
+    replaced = before - set(pool.pids)
+    assert len(replaced) == 1
+    assert wait_for(lambda: not alive(replaced.pop()))
+    assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)
+
+
+def test_other_calls_are_answered_while_one_hangs(
+    pool: IsolatedRules, engine: RoadmapEngine
+) -> None:
+    expected = engine.rules.evaluate(UNIT)
+    outcome: list[BaseException] = []
+
+    def hang() -> None:
+        try:
+            pool.evaluate(STUCK, deadline=time.monotonic() + 1.0)
+        except EngineTimeoutError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=hang)
+    thread.start()
+    answered = 0
+    while thread.is_alive():
+        assert pool.evaluate(UNIT) == expected
+        answered += 1
+    thread.join()
+    assert len(outcome) == 1
+    assert answered > 20  # the other worker kept answering for the whole second
+
+
+def test_an_input_that_overran_the_limit_is_refused_next_time(pool: IsolatedRules) -> None:
+    with pytest.raises(EngineTimeoutError, match="ran past the 2 s limit"):
+        pool.evaluate(STUCK)
+    started = time.monotonic()
+    with pytest.raises(InputRefusedError, match="ran past the 2 s limit earlier"):
+        pool.evaluate(STUCK)
+    assert time.monotonic() - started < 0.1
+    assert pool.refused == 1
+    pool.evaluate(UNIT)  # other inputs are not refused
+
+
+def test_deadline_misses_refuse_an_input_on_the_second_strike(pool: IsolatedRules) -> None:
+    for _ in range(2):
+        with pytest.raises(EngineTimeoutError):
+            pool.evaluate(STUCK, deadline=time.monotonic() + 0.2)
+    with pytest.raises(InputRefusedError, match="ran past its deadline earlier"):
+        pool.evaluate(STUCK, deadline=time.monotonic() + 0.2)
+
+
+def test_a_crash_is_reported_then_the_input_refused(
+    pool: IsolatedRules, engine: RoadmapEngine
+) -> None:
+    before = set(pool.pids)
+    with pytest.raises(EngineCrashedError, match=r"died \(exit code -6\); it has been replaced"):
+        pool.evaluate(CRASH)
+    with pytest.raises(InputRefusedError, match="crashed an engine worker"):
+        pool.evaluate(CRASH)
+    assert wait_for(lambda: len(pool.pids) == 2 and set(pool.pids) != before)
+    assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)
+
+
+def test_close_lets_the_calls_in_flight_finish_then_stops_every_worker(
+    bundled: RuleBase, engine: RoadmapEngine
+) -> None:
+    pool = IsolatedRules(bundled, workers=2, faults="hang:stuck")
+    pids = pool.pids
+    errors: list[BaseException] = []
+
+    def in_flight() -> None:
+        try:
+            pool.evaluate(STUCK, deadline=time.monotonic() + 0.8)
+        except EngineTimeoutError as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_flight)
+    thread.start()
+    time.sleep(0.2)
+    pool.close()
+    # A call that took the pool before it was replaced is still answered.
+    assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)
+    assert all(alive(pid) for pid in pids)
+    thread.join()
+    assert len(errors) == 1
+    assert wait_for(lambda: not any(alive(pid) for pid in pids))
+    assert pool.pids == []
+    with pytest.raises(EngineCrashedError, match="rule base was replaced"):
+        pool.evaluate(UNIT)
