@@ -9,7 +9,7 @@ PROTOS := $(shell find proto -name '*.proto')
 GEN    := gen/.generated-stamp
 NODE   := clients/node/node_modules/.package-lock.json
 
-.PHONY: all venv gen chromium test lint run rules-check bench bench-long release-contract examples clean
+.PHONY: all venv gen chromium test lint run rules-check bench bench-long soak fuzz release-contract examples clean
 
 all: test
 
@@ -46,6 +46,17 @@ gen: $(GEN)
 
 test: $(GEN) $(NODE) chromium
 	$(BIN)/python -m pytest
+
+# Minutes of load: 64 callers, every fault test scaled up, and a steady run checking that
+# memory, descriptors, threads and processes stay flat (ROADMAP_SOAK_SECONDS, default 180).
+soak: $(GEN)
+	ROADMAP_FAULT_CALLERS=$${ROADMAP_FAULT_CALLERS:-64} ROADMAP_FAULT_SECONDS=$${ROADMAP_FAULT_SECONDS:-20} \
+		$(BIN)/python -m pytest -m "soak or not soak" -o timeout=1800 -s -q tests/test_faults.py
+
+# Many more fuzz cases than `make test` runs (ROADMAP_FUZZ_EXAMPLES per method and kind).
+fuzz: $(GEN)
+	ROADMAP_FUZZ_EXAMPLES=$${ROADMAP_FUZZ_EXAMPLES:-5000} \
+		$(BIN)/python -m pytest -o timeout=3600 -s -q tests/test_fuzz.py
 
 lint: $(GEN)
 	$(BIN)/ruff check .

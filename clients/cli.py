@@ -25,7 +25,7 @@ from roadmap.v1 import roadmap_pb2 as pb
 
 from clients import render
 from clients.backend import Backend, LocalBackend, RemoteBackend
-from clients.client import RoadmapClient, ServiceError
+from clients.client import RoadmapClient, ServiceError, channel_credentials
 from engine.errors import RuleBaseError
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
@@ -150,13 +150,39 @@ def _with_backend(args: argparse.Namespace, work: Callable[[Backend], int]) -> i
         if rulebase is None:
             return EXIT_INVALID
         return work(LocalBackend(rulebase))
-    with RoadmapClient(args.target, timeout=args.timeout) as client:
+    try:
+        client = _connect(args, args.timeout)
+    except (OSError, ValueError) as exc:
+        return _tls_refused(exc)
+    with client:
         if args.wait:
             try:
                 client.wait_ready(args.wait)
             except ServiceError as exc:
                 return _report(exc, args.target, args.target)
         return work(RemoteBackend(client))
+
+
+def _tls(args: argparse.Namespace) -> tuple[Path | None, Path | None, Path | None]:
+    """--tls-ca, --tls-cert, --tls-key; ValueError naming the flag for a cert without key."""
+    if (args.tls_cert is None) != (args.tls_key is None):
+        given, missing = (
+            ("--tls-cert", "--tls-key") if args.tls_key is None else ("--tls-key", "--tls-cert")
+        )
+        raise ValueError(f"{given} needs {missing} (a client certificate and its key)")
+    return args.tls_ca, args.tls_cert, args.tls_key
+
+
+def _connect(args: argparse.Namespace, timeout: float) -> RoadmapClient:
+    """A client of --target, over TLS if a --tls-* flag says so (OSError, ValueError)."""
+    ca, cert, key = _tls(args)
+    return RoadmapClient(args.target, timeout=timeout, tls_ca=ca, tls_cert=cert, tls_key=key)
+
+
+def _tls_refused(exc: OSError | ValueError) -> int:
+    reason = exc if isinstance(exc, ValueError) else f"cannot read a TLS file: {exc}"
+    print(f"error: {reason}", file=sys.stderr)
+    return EXIT_USAGE
 
 
 def _render(response: pb.GetRoadmapResponse, output: str) -> str | None:
@@ -402,7 +428,11 @@ def _batch(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     failed = len(unreadable)
     summary_units: list[pb.Assessment] = []
-    with RoadmapClient(args.target, timeout=max(args.timeout, 60.0)) as client:
+    try:
+        client = _connect(args, max(args.timeout, 60.0))
+    except (OSError, ValueError) as exc:
+        return _tls_refused(exc)
+    with client:
         try:
             with Progress(console=stderr, transient=False) as progress:
                 task = progress.add_task("roadmaps", total=len(good))
@@ -461,7 +491,16 @@ def _health(args: argparse.Namespace) -> int:
     """grpc.health.v1 check, for container HEALTHCHECKs and scripts."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: PLC0415
 
-    with grpc.insecure_channel(args.target) as channel:
+    try:
+        credentials = channel_credentials(*_tls(args))
+    except (OSError, ValueError) as exc:
+        return _tls_refused(exc)
+    channel = (
+        grpc.insecure_channel(args.target)
+        if credentials is None
+        else grpc.secure_channel(args.target, credentials)
+    )
+    with channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # the stubs omit HealthStub.Check
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout
@@ -480,6 +519,7 @@ def _health(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from server.app import serve  # noqa: PLC0415  (only `serve` needs the server stack)
 
+    server_config.check(args, args.serve_parser)
     return serve(server_config.from_namespace(args))
 
 
@@ -505,6 +545,7 @@ def _remote_options(parser: argparse.ArgumentParser, *, required: bool = False) 
     parser.add_argument(
         "--wait", type=float, default=0.0, metavar="S", help="wait up to S seconds for the server"
     )
+    _tls_options(parser)
     if not required:
         parser.add_argument(
             "--rules",
@@ -513,6 +554,47 @@ def _remote_options(parser: argparse.ArgumentParser, *, required: bool = False) 
             metavar="DIR",
             help="rule base (local engine)",
         )
+
+
+def _tls_options(parser: argparse.ArgumentParser) -> None:
+    """TLS to --target: any of these makes the connection TLS."""
+
+    def env(name: str) -> Path | None:
+        value = os.environ.get(f"ROADMAP_{name}", "")
+        return Path(value) if value else None
+
+    parser.add_argument(
+        "--tls-ca",
+        type=Path,
+        default=env("TLS_CA"),
+        metavar="FILE",
+        help="connect with TLS, trusting the server certificate's CA in FILE (PEM) "
+        "(ROADMAP_TLS_CA; without it but with --tls-cert: gRPC's default CAs)",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=env("CLIENT_CERT"),
+        metavar="FILE",
+        help="mutual TLS: this client's certificate chain (PEM); needs --tls-key "
+        "(ROADMAP_CLIENT_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        type=Path,
+        default=env("CLIENT_KEY"),
+        metavar="FILE",
+        help="the private key of --tls-cert (PEM) (ROADMAP_CLIENT_KEY)",
+    )
+
+
+def _health_options(health: argparse.ArgumentParser) -> None:
+    health.add_argument("--target", default=DEFAULT_TARGET, metavar="ADDR")
+    health.add_argument(
+        "--service", default="", metavar="NAME", help="service name (default: the server)"
+    )
+    health.add_argument("--timeout", type=float, default=3.0, metavar="S")
+    _tls_options(health)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -597,16 +679,12 @@ def build_parser() -> argparse.ArgumentParser:
     health = commands.add_parser(
         "health", help="is a server SERVING? (exit 0 yes, 1 no, 3 unreachable)"
     )
-    health.add_argument("--target", default=DEFAULT_TARGET, metavar="ADDR")
-    health.add_argument(
-        "--service", default="", metavar="NAME", help="service name (default: the server)"
-    )
-    health.add_argument("--timeout", type=float, default=3.0, metavar="S")
+    _health_options(health)
     health.set_defaults(handler=_health)
 
     serve = commands.add_parser("serve", help="run the gRPC service")
     server_config.add_arguments(serve)
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_serve, serve_parser=serve)
     return parser
 
 

@@ -4,6 +4,9 @@
         response = client.get_roadmap(assessment)   # roadmap_pb2.GetRoadmapResponse
 
 Targets are gRPC names: ``HOST:PORT``, ``unix:PATH``, ``dns:///name:port``, ``ipv4:a:p,b:p``.
+TLS: ``tls_ca`` (PEM file of the CA that signed the server's certificate; without it, the
+gRPC's default roots), ``tls_cert`` and ``tls_key`` (a client certificate, for mutual TLS);
+any of them makes the channel TLS, none leaves it plaintext.
 Calls have a deadline; UNAVAILABLE is retried by gRPC itself (service config). Every
 failure is a :class:`ServiceError` carrying the status code and, for INVALID_ARGUMENT,
 the field violations.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import grpc
@@ -40,7 +44,10 @@ _SERVICE_CONFIG = {
                 "initialBackoff": "0.05s",
                 "maxBackoff": "1s",
                 "backoffMultiplier": 2,
-                "retryableStatusCodes": ["UNAVAILABLE"],
+                # Every roadmap.v1 call is safe to repeat (pure reads; a reload of the
+                # same directory is idempotent). A server that is stopping answers the
+                # calls that reach it in its last moment with CANCELLED: try another.
+                "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
             },
         }
     ],
@@ -80,6 +87,24 @@ class ServiceError(Exception):
         return cls(error.code(), error.details() or "", tuple(violations))
 
 
+def channel_credentials(
+    ca: str | Path | None = None, cert: str | Path | None = None, key: str | Path | None = None
+) -> grpc.ChannelCredentials | None:
+    """TLS credentials from PEM files, or None (plaintext) if no file is given.
+
+    ValueError if only one of ``cert`` and ``key`` is given; OSError if a file cannot be read.
+    """
+    if (cert is None) != (key is None):
+        raise ValueError("a client certificate needs both its certificate chain and its key")
+    if ca is None and cert is None:
+        return None
+    return grpc.ssl_channel_credentials(
+        root_certificates=Path(ca).read_bytes() if ca is not None else None,
+        private_key=Path(key).read_bytes() if key is not None else None,
+        certificate_chain=Path(cert).read_bytes() if cert is not None else None,
+    )
+
+
 class RoadmapClient:
     def __init__(
         self,
@@ -87,15 +112,21 @@ class RoadmapClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         options: Iterable[tuple[str, Any]] = (),
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
     ) -> None:
         self.timeout = timeout
-        self.channel = grpc.insecure_channel(
-            target,
-            options=[
-                ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
-                ("grpc.enable_retries", 1),
-                *options,
-            ],
+        options = [
+            ("grpc.service_config", json.dumps(_SERVICE_CONFIG)),
+            ("grpc.enable_retries", 1),
+            *options,
+        ]
+        credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+        self.channel = (
+            grpc.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.secure_channel(target, credentials, options=options)
         )
         self.stub = pb_grpc.RoadmapServiceStub(self.channel)
         self.admin = pb_grpc.AdminServiceStub(self.channel)

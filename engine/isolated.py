@@ -12,10 +12,12 @@ never holds gRPC threads or locks, with the engine modules already imported.
 - An evaluation that outlives its caller's deadline, or ``max_seconds`` without one,
   has its worker killed (SIGKILL) and replaced: :class:`EngineTimeoutError`.
 - A worker that dies during an evaluation is replaced: :class:`EngineCrashedError`.
-- An input that crashed a worker, overran ``max_seconds``, or timed out
-  ``STRIKES`` times, is remembered (the digest of the facts sent) and refused from
-  then on with :class:`InputRefusedError`: retrying it cannot take down worker after
-  worker. The list belongs to one rule base; a reload starts a new pool and list.
+- An input that crashed a worker (a signal other than SIGKILL, which comes from
+  outside) or ran past ``max_seconds`` is remembered (the digest of the facts sent)
+  and refused from then on with :class:`InputRefusedError`: retrying it cannot take
+  down worker after worker. A missed caller deadline is not held against an input
+  (under overload every input misses some). The list belongs to one rule base; a
+  reload starts a new pool and a new list.
 - :meth:`IsolatedRules.close` drains: calls that hold the pool finish, then every
   worker exits. Process exit is the only way durable-rules frees its rulesets.
 
@@ -31,6 +33,7 @@ import contextlib
 import hashlib
 import marshal
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import signal
@@ -57,8 +60,6 @@ if TYPE_CHECKING:
     from engine.model import RuleBase
 
 FAULT_ENV = "ROADMAP_FAULT_INJECTION"
-#: An input whose evaluation was killed this many times (deadline misses) is refused.
-STRIKES = 2
 #: Refused inputs remembered per rule base (the oldest are forgotten first).
 MAX_REFUSED = 4096
 START_SECONDS = 120.0  # compiling 10,000 practices takes about 0.2 s; this is a hang
@@ -124,6 +125,10 @@ def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict
         conn.send_bytes(marshal.dumps(reply))
 
 
+class _KilledError(Exception):
+    """A worker was killed from outside mid-evaluation (the call may be tried again)."""
+
+
 @dataclass(eq=False, slots=True)
 class _Worker:
     process: BaseProcess
@@ -160,9 +165,9 @@ class IsolatedRules:
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._changed = threading.Condition()
         self._workers: set[_Worker] = set()
+        self._busy: set[_Worker] = set()  # taken by a call
         self._users = 0
         self._closing = False
-        self._strikes: dict[bytes, int] = {}
         self._refused: OrderedDict[bytes, str] = OrderedDict()
         self._failures = 0  # consecutive failed starts, for the restart back-off
         started = [self._spawn() for _ in range(workers)]
@@ -175,6 +180,7 @@ class IsolatedRules:
             raise
         for worker in started:
             self._add(worker)
+        threading.Thread(target=self._watch, name="engine-watch", daemon=True).start()
 
     # -- the pool -------------------------------------------------------------------
 
@@ -243,13 +249,29 @@ class IsolatedRules:
     def _discard(self, worker: _Worker) -> int | None:
         """Kill a worker that hung or died; its replacement starts meanwhile."""
         with self._changed:
+            ours = worker in self._workers
             self._workers.discard(worker)
+            self._busy.discard(worker)
         with contextlib.suppress(OSError, ValueError):
             worker.process.kill()
         worker.process.join(STOP_SECONDS)
         worker.conn.close()
-        self._replace()
+        if ours:  # the first to notice replaces it
+            self._replace()
         return worker.process.exitcode
+
+    def _watch(self) -> None:
+        """Replace workers that die while idle (killed from outside), without a call noticing."""
+        while not self._closing:
+            with self._changed:
+                workers = {w.process.sentinel: w for w in self._workers}
+            for sentinel in multiprocessing.connection.wait(list(workers), timeout=0.5):
+                worker = workers[sentinel]  # type: ignore[index]
+                with self._changed:  # a busy worker's death is its caller's to report
+                    idle = worker in self._workers and worker not in self._busy
+                if idle and not self._closing:
+                    code = self._discard(worker)
+                    self._events("engine_worker_died", pid=worker.pid, code=code, unit_id="")
 
     @staticmethod
     def _stop(worker: _Worker) -> None:
@@ -297,19 +319,11 @@ class IsolatedRules:
 
     # -- evaluation -----------------------------------------------------------------
 
-    def _strike(self, digest: bytes, unit_id: str, reason: str, *, final: bool) -> None:
-        strikes = self._strikes.pop(digest, 0) + 1
-        self._strikes[digest] = strikes  # most recent last
-        while len(self._strikes) > MAX_REFUSED:
-            del self._strikes[next(iter(self._strikes))]
-        if final or strikes >= STRIKES:
-            self._refused[digest] = reason
-            self._strikes.pop(digest, None)
-            while len(self._refused) > MAX_REFUSED:
-                self._refused.popitem(last=False)
-            self._events(
-                "engine_input_refused", unit_id=unit_id, digest=digest.hex(), reason=reason
-            )
+    def _refuse(self, digest: bytes, unit_id: str, reason: str) -> None:
+        self._refused[digest] = reason
+        while len(self._refused) > MAX_REFUSED:
+            self._refused.popitem(last=False)
+        self._events("engine_input_refused", unit_id=unit_id, digest=digest.hex(), reason=reason)
 
     def _acquire(self, cutoff: float, unit_id: str) -> _Worker:
         while True:
@@ -326,8 +340,10 @@ class IsolatedRules:
                 worker = self._idle.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
-            if worker in self._workers:  # else it was stopped while idle: skip it
-                return worker
+            with self._changed:
+                if worker in self._workers:  # else it was stopped while idle: skip it
+                    self._busy.add(worker)
+                    return worker
 
     def evaluate(self, assessment: Assessment, *, deadline: float | None = None) -> Conclusions:
         """The conclusions for one assessment, from a worker, within the deadline."""
@@ -343,48 +359,65 @@ class IsolatedRules:
         limit = time.monotonic() + self.max_seconds
         cutoff = limit if deadline is None else min(limit, deadline)
         with self._using():
-            worker = self._acquire(cutoff, facts.unit_id)
-            try:
-                worker.conn.send_bytes(request)
-                answered = worker.conn.poll(max(0.0, cutoff - time.monotonic()))
-                if answered:
-                    reply = worker.conn.recv_bytes()
-            except (EOFError, OSError) as exc:
-                code = self._discard(worker)
-                self._events("engine_worker_died", pid=worker.pid, code=code, unit_id=facts.unit_id)
-                self._strike(
-                    digest,
-                    facts.unit_id,
-                    f"crashed an engine worker (exit code {code})",
-                    final=True,
-                )
-                raise EngineCrashedError(
-                    f"the engine worker evaluating this input died (exit code {code}); "
-                    "it has been replaced"
-                ) from exc
-            if not answered:
-                overran = cutoff >= limit
-                self._discard(worker)
-                seconds = self.max_seconds if overran else None
-                self._events(
-                    "engine_worker_killed",
-                    pid=worker.pid,
-                    unit_id=facts.unit_id,
-                    reason="max_seconds" if overran else "deadline",
-                )
-                self._strike(
-                    digest,
-                    facts.unit_id,
-                    f"ran past the {seconds:g} s limit" if seconds else "ran past its deadline",
-                    final=overran,
-                )
-                limit_text = f"the {self.max_seconds:g} s limit" if overran else "the deadline"
-                raise EngineTimeoutError(
-                    f"rule evaluation ran past {limit_text}; its engine worker was stopped "
-                    "and replaced"
-                )
-            self._idle.put(worker)
+            for attempt in (1, 2):
+                worker = self._acquire(cutoff, facts.unit_id)
+                try:
+                    reply = self._ask(worker, request, cutoff, limit, facts.unit_id, digest)
+                    break
+                except _KilledError as exc:
+                    if attempt == 2:  # one retry
+                        raise EngineCrashedError(str(exc)) from exc
         status, detail, matched = _loads(reply)
         if status != "ok":
             raise EvaluationError(detail)
         return Conclusions(tuple(detail), tuple(tuple(m) for m in matched))
+
+    def _ask(  # noqa: PLR0917  (private; every argument is needed)
+        self,
+        worker: _Worker,
+        request: bytes,
+        cutoff: float,
+        limit: float,
+        unit_id: str,
+        digest: bytes,
+    ) -> bytes:
+        """One worker's answer, or the worker is replaced and the failure raised."""
+        try:
+            worker.conn.send_bytes(request)
+            answered = worker.conn.poll(max(0.0, cutoff - time.monotonic()))
+            reply = worker.conn.recv_bytes() if answered else b""
+        except (EOFError, OSError) as exc:
+            code = self._discard(worker)
+            self._events("engine_worker_died", pid=worker.pid, code=code, unit_id=unit_id)
+            message = (
+                f"the engine worker evaluating this input died (exit code {code}); "
+                "it has been replaced"
+            )
+            if code == -signal.SIGKILL:
+                # Killed from outside (an operator, the OOM killer): not the input's
+                # doing, so it is not held against it and is tried once more.
+                raise _KilledError(message) from exc
+            # A crash (SIGSEGV, SIGABRT, an exit) is the input's doing.
+            self._refuse(digest, unit_id, f"crashed an engine worker (exit code {code})")
+            raise EngineCrashedError(message) from exc
+        if answered:
+            with self._changed:
+                self._busy.discard(worker)
+            self._idle.put(worker)
+            return reply
+        overran = cutoff >= limit
+        self._discard(worker)
+        self._events(
+            "engine_worker_killed",
+            pid=worker.pid,
+            unit_id=unit_id,
+            reason="max_seconds" if overran else "deadline",
+        )
+        # Past the configured maximum it is a hang. A missed deadline is not held
+        # against the input: under overload every input misses some.
+        if overran:
+            self._refuse(digest, unit_id, f"ran past the {self.max_seconds:g} s limit")
+        limit_text = f"the {self.max_seconds:g} s limit" if overran else "the deadline"
+        raise EngineTimeoutError(
+            f"rule evaluation ran past {limit_text}; its engine worker was stopped and replaced"
+        )

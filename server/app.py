@@ -9,20 +9,32 @@ finish within the grace period (cancelling what is left after it), and exits 0.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
+import ssl
+import stat
 import threading
 from concurrent import futures
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
-from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
+from roadmap.v1 import roadmap_pb2 as pb
 
 from engine.errors import RuleBaseError
 from server.observability import configure_logging, log, set_worker
-from server.service import ADMIN_SERVICE_NAME, SERVICE_NAME, AdminService, Gate, RoadmapService
+from server.service import (
+    ADMIN_SERVICE_NAME,
+    SERVICE_NAME,
+    AdminService,
+    Gate,
+    RoadmapService,
+    add_to_server,
+)
 from server.state import RuleBaseHolder, log_refused
 from server.workers import supervise
 
@@ -34,6 +46,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_BAD_RULES = 1
 EXIT_BAD_ADDRESS = 3
+STOP_GRACE_SECONDS = 0.5
 
 
 class Server:
@@ -65,8 +78,15 @@ class Server:
         self.grpc = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.threads), options=options
         )
-        pb_grpc.add_RoadmapServiceServicer_to_server(
-            RoadmapService(self.holder, self.gate, max_batch=config.max_batch), self.grpc
+        add_to_server(
+            RoadmapService(
+                self.holder,
+                self.gate,
+                max_batch=config.max_batch,
+                max_stream_items=config.max_stream_items,
+            ),
+            pb.DESCRIPTOR.services_by_name["RoadmapService"],
+            self.grpc,
         )
         names = [
             SERVICE_NAME,
@@ -74,16 +94,16 @@ class Server:
             reflection.SERVICE_NAME,
         ]
         if config.enable_admin:
-            pb_grpc.add_AdminServiceServicer_to_server(
-                AdminService(self.holder, self.gate), self.grpc
+            add_to_server(
+                AdminService(self.holder, self.gate),
+                pb.DESCRIPTOR.services_by_name["AdminService"],
+                self.grpc,
             )
             names.append(ADMIN_SERVICE_NAME)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.grpc)
         reflection.enable_server_reflection(names, self.grpc)
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self.port = self.grpc.add_insecure_port(config.address)
-        if self.port == 0 and not config.address.startswith("unix:"):
-            raise OSError(f"cannot listen on {config.address}")
+        self.port = _bind(self.grpc, config)
 
     def _set_health(self, status: int) -> None:
         for name in ("", SERVICE_NAME):
@@ -135,10 +155,140 @@ class Server:
         # New calls get UNAVAILABLE (retryable elsewhere) while in-flight ones finish;
         # health keeps answering NOT_SERVING meanwhile.
         drained = self.gate.close_and_wait(self.config.grace_seconds)
-        self.grpc.stop(0).wait()
+        # Calls the transport accepted but no handler has started yet still reach the
+        # gate (and get UNAVAILABLE) within this short grace, instead of CANCELLED.
+        self.grpc.stop(STOP_GRACE_SECONDS).wait()
         self.holder.close()
         log.info("stopped", in_flight_finished=drained)
         self.drained.set()
+
+
+def _bind(server: grpc.Server, config: Config) -> int:
+    """Add the listening port (TLS when configured); the port, or OSError saying why not.
+
+    Single-process servers set no SO_REUSEPORT, so a TCP port in use is refused. For
+    unix: grpc creates the socket file here (at bind, not at start) and would silently
+    replace a live server's socket, so a socket something answers on is refused; the
+    file is created under a umask that grants at most ``socket_mode`` to the owner only,
+    then given exactly ``socket_mode``.
+    """
+    credentials = _server_credentials(config)
+    unix = _unix_path(config.address)
+    if unix is not None:
+        _refuse_live_socket(unix)
+    previous = os.umask(0o077 | (0o777 & ~config.socket_mode)) if unix is not None else None
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
+    except RuntimeError as exc:  # grpc says "Failed to bind", whatever the cause
+        raise OSError(_why_not(config, exc)) from None
+    finally:
+        if previous is not None:
+            os.umask(previous)
+    if unix is not None:
+        unix.chmod(config.socket_mode)
+    elif port == 0:
+        raise OSError(f"cannot listen on {config.address}")
+    return port
+
+
+def _server_credentials(config: Config) -> grpc.ServerCredentials | None:
+    """TLS credentials from the configured PEM files, or None (plaintext)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    chain = _read_pem(config.tls_cert, "--tls-cert", b"-----BEGIN CERTIFICATE-----")
+    key = _read_pem(config.tls_key, "--tls-key", b"PRIVATE KEY-----")
+    if b"ENCRYPTED" in key:
+        raise OSError(f"--tls-key {config.tls_key}: an encrypted private key is not supported")
+    ca = None
+    if config.tls_client_ca is not None:
+        ca = _read_pem(config.tls_client_ca, "--tls-client-ca", b"-----BEGIN CERTIFICATE-----")
+    return grpc.ssl_server_credentials(
+        [(key, chain)], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+def _read_pem(path: Path, flag: str, marker: bytes) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OSError(f"{flag} {path}: cannot read it: {exc.strerror or exc}") from None
+    if marker not in data:
+        raise OSError(f"{flag} {path}: no PEM {marker.strip(b'-').decode().lower()} in it")
+    return data
+
+
+def _why_not(config: Config, error: RuntimeError) -> str:
+    """grpc's bind error names no cause: find it (bad TLS files, or the address)."""
+    if config.tls_cert is not None and config.tls_key is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(config.tls_cert, config.tls_key, password=b"")
+            if config.tls_client_ca is not None:
+                context.load_verify_locations(cafile=config.tls_client_ca)
+            # (an encrypted key was refused before: no password prompt here)
+        except (ssl.SSLError, OSError) as exc:
+            files = f"--tls-cert {config.tls_cert}, --tls-key {config.tls_key}"
+            if config.tls_client_ca is not None:
+                files += f", --tls-client-ca {config.tls_client_ca}"
+            return f"TLS files refused ({files}): {getattr(exc, 'reason', None) or exc}"
+    unix = _unix_path(config.address)
+    if unix is None:
+        cause = _tcp_bind_error(config.address)
+    elif not unix.parent.is_dir():
+        cause = f"no directory {unix.parent}"
+    elif unix.exists():
+        cause = f"{unix} exists and is not a socket"
+    else:
+        cause = None
+    return f"cannot listen on {config.address}: {cause or error}"
+
+
+def _tcp_bind_error(address: str) -> str | None:
+    """Why binding HOST:PORT fails (e.g. "Address already in use"), if it does."""
+    host, _, port = address.rpartition(":")
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    for family, kind, proto, _name, where in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does
+            try:
+                probe.bind(where)
+            except OSError as exc:
+                return exc.strerror or str(exc)
+    return None
+
+
+def _unix_path(address: str) -> Path | None:
+    """The socket file of a unix:PATH or unix:///PATH address; None for TCP."""
+    if not address.startswith("unix:"):
+        return None
+    path = address.removeprefix("unix:")
+    return Path(path.removeprefix("//") if path.startswith("///") else path)
+
+
+def _refuse_live_socket(path: Path) -> None:
+    """OSError if a process answers on the socket file ``path`` (a stale one is fine)."""
+    try:
+        if not stat.S_ISSOCK(path.stat().st_mode):
+            return  # grpc refuses to replace a file that is not a socket
+    except FileNotFoundError:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return  # stale: left by a process that is gone; grpc replaces it
+        except OSError as exc:
+            raise OSError(f"{path}: a socket file in use or not ours ({exc})") from None
+    raise OSError(f"{path}: address already in use (a server is listening on it)")
 
 
 def _fingerprint(config: Config) -> tuple[tuple[str, int, int], ...]:

@@ -26,14 +26,19 @@ class Config:
     grace_seconds: float = 10.0
     max_message_bytes: int = 4 * 1024 * 1024
     max_batch: int = 10_000
+    max_stream_items: int = 1_000_000
     enable_admin: bool = False
     watch_seconds: float = 0.0  # 0: no polling of the rule base directory
     engine_workers: int = 2  # rule-engine processes; 0: in the server process (no containment)
     max_evaluation_seconds: float = 5.0  # an evaluation's limit when the call sets no deadline
+    tls_cert: Path | None = None  # server certificate chain (PEM); with tls_key: TLS
+    tls_key: Path | None = None  # its private key (PEM, unencrypted)
+    tls_client_ca: Path | None = None  # clients must present a certificate it signed: mTLS
+    socket_mode: int = 0o600  # permissions of a unix: socket file
 
     @property
     def address(self) -> str:
-        """The address for grpc's add_insecure_port."""
+        """The address for grpc's add_*_port."""
         return self.listen
 
 
@@ -62,6 +67,21 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
         return number
 
     return parse
+
+
+def _mode(value: str) -> int:
+    try:
+        mode = int(value, 8)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o777:
+        raise argparse.ArgumentTypeError(f"expected an octal file mode such as 0600, got {value!r}")
+    return mode
+
+
+def _optional_path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +142,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="most assessments in one SummarizePortfolio call (ROADMAP_MAX_BATCH)",
     )
     parser.add_argument(
+        "--max-stream-items",
+        type=_positive(int),
+        default=int(_env("MAX_STREAM_ITEMS", str(d.max_stream_items))),
+        help="most assessments in one StreamRoadmaps call; past it the stream ends with "
+        f"RESOURCE_EXHAUSTED (ROADMAP_MAX_STREAM_ITEMS, default {d.max_stream_items:,})",
+    )
+    parser.add_argument(
         "--enable-admin",
         action="store_true",
         default=_env("ENABLE_ADMIN", "") in ("1", "true", "yes"),
@@ -148,6 +175,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="longest one evaluation may run when the call's deadline is later or unset; "
         f"its engine process is then killed (ROADMAP_MAX_EVALUATION_SECONDS, default {d.max_evaluation_seconds:g})",
     )
+    parser.add_argument(
+        "--tls-cert",
+        type=Path,
+        default=_optional_path("TLS_CERT"),
+        metavar="FILE",
+        help="serve TLS with this certificate chain (PEM); needs --tls-key (ROADMAP_TLS_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        type=Path,
+        default=_optional_path("TLS_KEY"),
+        metavar="FILE",
+        help="the private key of --tls-cert (PEM, unencrypted) (ROADMAP_TLS_KEY)",
+    )
+    parser.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        default=_optional_path("TLS_CLIENT_CA"),
+        metavar="FILE",
+        help="mutual TLS: require a client certificate signed by a CA in FILE (PEM); "
+        "needs --tls-cert and --tls-key (ROADMAP_TLS_CLIENT_CA)",
+    )
+    parser.add_argument(
+        "--socket-mode",
+        type=_mode,
+        default=_env("SOCKET_MODE", f"{d.socket_mode:04o}"),
+        metavar="MODE",
+        help=f"permissions of the socket file of a unix: --listen address, octal "
+        f"(ROADMAP_SOCKET_MODE, default {d.socket_mode:04o})",
+    )
+
+
+def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse flag combinations one flag alone cannot (argparse's usage error, exit 2)."""
+    if args.tls_cert is not None and args.tls_key is None:
+        parser.error("--tls-cert needs --tls-key (the certificate's private key)")
+    if args.tls_key is not None and args.tls_cert is None:
+        parser.error("--tls-key needs --tls-cert (the certificate chain it belongs to)")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        parser.error("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
 
 
 def from_namespace(args: argparse.Namespace) -> Config:
@@ -161,8 +228,13 @@ def from_namespace(args: argparse.Namespace) -> Config:
         grace_seconds=args.grace_seconds,
         max_message_bytes=max(1024, args.max_message_bytes),
         max_batch=max(1, args.max_batch),
+        max_stream_items=max(1, args.max_stream_items),
         enable_admin=args.enable_admin,
         watch_seconds=args.watch_seconds,
         engine_workers=args.engine_workers,
         max_evaluation_seconds=max(0.01, args.max_evaluation_seconds),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
+        socket_mode=args.socket_mode,
     )

@@ -18,7 +18,8 @@ import time
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, message_factory
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from roadmap.v1 import roadmap_pb2 as pb
@@ -52,6 +53,9 @@ from server.state import NotLoadedError, log_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
+
+    from google.protobuf.descriptor import ServiceDescriptor
+    from google.protobuf.message import Message
 
     from server.state import RuleBaseHolder
 
@@ -243,11 +247,71 @@ def _unit(request: Any) -> str:
     return str(request.assessment.unit_id)
 
 
+def _parsed(
+    request_type: type[Message], raw: bytes, method: str, context: grpc.ServicerContext
+) -> Any:
+    """The request, or INVALID_ARGUMENT: grpc itself answers a bad message with INTERNAL."""
+    try:
+        return request_type.FromString(raw)
+    except DecodeError as exc:
+        REQUESTS.labels(method=method, code="INVALID_ARGUMENT").inc()
+        log.info("request", method=method, code="INVALID_ARGUMENT", error="undecodable request")
+        context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the request is not a valid {request_type.DESCRIPTOR.full_name} message: {exc}",
+        )
+
+
+def add_to_server(servicer: object, service: ServiceDescriptor, server: grpc.Server) -> None:
+    """Register ``servicer`` like the generated ``add_*_to_server``, but decode requests
+    in the handler, so that bytes which are not a valid message get INVALID_ARGUMENT."""
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in service.methods:
+        request_type = message_factory.GetMessageClass(method.input_type)
+        response_type = message_factory.GetMessageClass(method.output_type)
+        implementation = getattr(servicer, method.name)
+        if method.client_streaming:
+
+            def stream(
+                raw: Iterator[bytes],
+                context: grpc.ServicerContext,
+                implementation: Any = implementation,
+                request_type: type[Message] = request_type,
+                name: str = method.name,
+            ) -> Any:
+                requests = (_parsed(request_type, item, name, context) for item in raw)
+                return implementation(requests, context)
+
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                stream, response_serializer=response_type.SerializeToString
+            )
+        else:
+
+            def unary(
+                raw: bytes,
+                context: grpc.ServicerContext,
+                implementation: Any = implementation,
+                request_type: type[Message] = request_type,
+                name: str = method.name,
+            ) -> Any:
+                return implementation(_parsed(request_type, raw, name, context), context)
+
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                unary, response_serializer=response_type.SerializeToString
+            )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+
+
 class RoadmapService(pb_grpc.RoadmapServiceServicer):
-    def __init__(self, holder: RuleBaseHolder, gate: Gate, *, max_batch: int) -> None:
+    def __init__(
+        self, holder: RuleBaseHolder, gate: Gate, *, max_batch: int, max_stream_items: int
+    ) -> None:
         self.holder = holder
         self.gate = gate
         self.max_batch = max_batch
+        self.max_stream_items = max_stream_items
 
     @_unary(_unit)
     def GetRoadmap(
@@ -275,6 +339,12 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
         try:
             for index, request in enumerate(request_iterator):
+                if index == self.max_stream_items:
+                    context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"too many items: at most {self.max_stream_items:,} per stream "
+                        f"(the first {self.max_stream_items:,} were answered): split the stream",
+                    )
                 items += 1
                 response = self._stream_item(index, request, context)
                 errors += response.HasField("error")

@@ -25,17 +25,22 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    def __init__(self, log_dir: Path, *args: str, listen: str = "127.0.0.1:0") -> None:
+    def __init__(
+        self,
+        log_dir: Path,
+        *args: str,
+        listen: str = "127.0.0.1:0",
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.listen = listen
         self._target: str | None = listen if listen.startswith("unix:") else None
         self.log_path = log_dir / f"server-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [ROADMAP, "serve", "--listen", self.listen, *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
 
     @property
@@ -96,3 +101,56 @@ class ServerProcess:
     def logs(self) -> list[dict[str, Any]]:
         lines = self.log_path.read_text().splitlines()
         return [json.loads(line) for line in lines if line.startswith("{") and line.endswith("}")]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The log lines of one event."""
+        return [e for e in self.logs() if e.get("event") == name]
+
+    def wait_event(self, name: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Until the log holds ``count`` lines of event ``name``; those lines."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.events(name)) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{count} x {name} not logged: {self.log_path.read_text()}")
+            time.sleep(0.02)
+        return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (the server, its fork server, its engine workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        tree.append(current)
+        queue.extend(children.get(current, []))
+    return tree
+
+
+def resources(pid: int) -> dict[str, int]:
+    """Resident memory (KiB, whole process tree), open descriptors and threads of ``pid``."""
+    rss = 0
+    for member in process_tree(pid):
+        try:
+            status = Path(f"/proc/{member}/status").read_text()
+        except OSError:
+            continue
+        rss += next(
+            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
+        )
+    status = Path(f"/proc/{pid}/status").read_text()
+    threads = next(
+        int(line.split()[1]) for line in status.splitlines() if line.startswith("Threads:")
+    )
+    return {
+        "rss_kib": rss,
+        "fds": len(list(Path(f"/proc/{pid}/fd").iterdir())),
+        "threads": threads,
+        "processes": len(process_tree(pid)),
+    }

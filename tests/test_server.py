@@ -46,7 +46,13 @@ def assessment(**fields: object) -> pb.Assessment:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(
-        tmp_path_factory.mktemp("server"), "--max-batch", "5", "--max-message-bytes", "65536"
+        tmp_path_factory.mktemp("server"),
+        "--max-batch",
+        "5",
+        "--max-message-bytes",
+        "65536",
+        "--max-stream-items",
+        "3",
     )
     process.wait_serving()
     yield process
@@ -207,6 +213,31 @@ def test_oversized_request_is_resource_exhausted(client: RoadmapClient) -> None:
     with pytest.raises(ServiceError) as raised:
         client.get_roadmap(huge)
     assert raised.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_assessment_and_stream_limits_are_enforced(
+    server: ServerProcess, client: RoadmapClient
+) -> None:
+    # Item counts within the message size: each limit names its field and its bound.
+    many_targets = assessment(targets=[{"model": "itsm", "level": 2}] * 65)
+    assert violations(lambda: client.get_roadmap(many_targets)) == {
+        "assessment.targets": "too many items: 65 (at most 64)"
+    }
+    many_services = assessment(
+        services=[{"id": f"s{n}", "name": "n", "annual_cost": 1} for n in range(2001)]
+    )
+    assert violations(lambda: client.get_roadmap(many_services)) == {
+        "assessment.services": "too many items: 2001 (at most 2000)"
+    }
+    with grpc.insecure_channel(server.target) as channel:
+        stub = pb_grpc.RoadmapServiceStub(channel)
+        items = (pb.StreamRoadmapsRequest(assessment=assessment(unit_id=f"u{n}")) for n in range(5))
+        answered = []
+        with pytest.raises(grpc.RpcError) as raised:
+            answered.extend(reply.unit_id for reply in stub.StreamRoadmaps(items, timeout=10))
+    assert answered == ["u0", "u1", "u2"]  # nothing answered is lost
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "at most 3 per stream" in (raised.value.details() or "")
 
 
 def test_deadline_is_honoured(server: ServerProcess) -> None:
