@@ -470,9 +470,12 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
             cs[default]["median_s"] < 1.5,
         ),
         (
-            "idle RSS < 120 MB",
-            f"{cs[default]['idle_rss_mib']} MiB (PSS {cs[default]['idle_pss_mib']}); in-process {cs[inproc]['idle_rss_mib']} MiB",
-            cs[default]["idle_rss_mib"] < 120,
+            # Over a process tree the sum of RSS counts every shared page once per process
+            # (the engine workers share the fork server's); PSS splits them: it is the
+            # memory the service really holds. Both are shown; PSS is judged.
+            "idle memory < 120 MB (PSS of the process tree)",
+            f"{cs[default]['idle_pss_mib']} MiB (RSS sum {cs[default]['idle_rss_mib']}); in-process {cs[inproc]['idle_pss_mib']} MiB",
+            cs[default]["idle_pss_mib"] < 120,
         ),
         (
             "2 workers >= 1.7x 1 worker",

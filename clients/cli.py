@@ -2,8 +2,8 @@
 
 Commands answer from the local engine by default, or from a server with ``--target``
 (``batch`` always streams through a server). Exit codes: 0 ok, 1 invalid input (every
-problem on stderr, with its field), 2 usage, 3 server unreachable (for `serve`: cannot
-listen).
+problem on stderr, with its field), 2 usage, 3 server unreachable or unable to answer
+in time (for `serve`: cannot listen).
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def _report(exc: ServiceError, target: str | None, subject: str) -> int:
         print(f"{subject}: invalid input, {len(exc.violations) or 1} problem(s)", file=sys.stderr)
         return EXIT_INVALID
     if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        print(f"error: server {target} unreachable: {exc.message}", file=sys.stderr)
+        # Unreachable, or it could not answer in time (its engine hung or crashed).
+        print(f"error: server {target}: {exc.code.name}: {exc.message}", file=sys.stderr)
         return EXIT_UNREACHABLE
     print(f"error: {target or 'engine'}: {exc}", file=sys.stderr)
     return EXIT_INVALID

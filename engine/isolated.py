@@ -120,8 +120,8 @@ def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict
         try:
             conclusions = rules.fire(Facts(unit_id, context, services))
             reply = ("ok", conclusions.fired, conclusions.matched)
-        except EvaluationError as exc:
-            reply = ("error", str(exc), ())
+        except Exception as exc:  # a failure, not a crash: the caller gets INTERNAL
+            reply = ("error", f"{type(exc).__name__}: {exc}", ())
         conn.send_bytes(marshal.dumps(reply))
 
 
@@ -192,8 +192,16 @@ class IsolatedRules:
             name="roadmap-engine",
             daemon=True,
         )
-        process.start()
-        child.close()
+        try:
+            process.start()
+        except OSError as exc:  # e.g. no writable temporary directory for the fork server
+            parent.close()
+            raise EvaluationError(
+                f"cannot start an engine worker process: {exc} (multiprocessing needs a "
+                "writable temporary directory: TMPDIR, or /tmp)"
+            ) from exc
+        finally:
+            child.close()
         return _Worker(process, parent)
 
     def _await_ready(self, worker: _Worker) -> None:
@@ -320,9 +328,10 @@ class IsolatedRules:
     # -- evaluation -----------------------------------------------------------------
 
     def _refuse(self, digest: bytes, unit_id: str, reason: str) -> None:
-        self._refused[digest] = reason
-        while len(self._refused) > MAX_REFUSED:
-            self._refused.popitem(last=False)
+        with self._changed:
+            self._refused[digest] = reason
+            while len(self._refused) > MAX_REFUSED:
+                self._refused.popitem(last=False)
         self._events("engine_input_refused", unit_id=unit_id, digest=digest.hex(), reason=reason)
 
     def _acquire(self, cutoff: float, unit_id: str) -> _Worker:

@@ -57,6 +57,8 @@ SCHEMA_DIR = BUNDLED_RULES / "schema"
 MANIFEST = "rulebase.yaml"
 #: ``extends: "@bundled"`` in a manifest overlays the rule base shipped with the engine.
 BUNDLED_ALIAS = "@bundled"
+#: Largest rule file read (10,000 synthetic practices take about 4 MB).
+MAX_RULE_FILE_BYTES = 32 * 1024 * 1024
 
 
 def load_rulebase(directory: str | Path | None = None) -> RuleBase:
@@ -236,6 +238,12 @@ class _Loader:
     def _parse(self, path: Path, schema_name: str) -> _Mapping | None:
         shown = str(path)
         try:
+            size = path.stat().st_size
+            if size > MAX_RULE_FILE_BYTES:
+                self.problem(
+                    shown, "", f"too large: {size:,} bytes (at most {MAX_RULE_FILE_BYTES:,})"
+                )
+                return None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             self.problem(shown, "", "file not found")

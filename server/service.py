@@ -5,8 +5,8 @@ from one version. A client's mistake is INVALID_ARGUMENT with google.rpc.BadRequ
 field violations (full paths from the request, e.g. ``assessment.practices[2].progress``);
 an engine failure is INTERNAL; an engine process that hung or died is DEADLINE_EXCEEDED
 or UNAVAILABLE, and an input that made one do so is refused (FAILED_PRECONDITION);
-nothing escapes as UNKNOWN. Each call writes one log
-line (method, status, duration, unit id: never the assessment) and its metrics.
+nothing escapes as UNKNOWN. Each call writes one log line (method, status, duration,
+unit id: never the assessment) and its metrics.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ class RuleBaseHolder:
         except EvaluationError as exc:
             RELOADS.labels(result="refused").inc()
             raise RuleBaseError(
-                [Problem(str(self.directory), "", f"the engine cannot compile it: {exc}")]
+                [Problem(str(self.directory), "", f"the engine workers cannot take it: {exc}")]
             ) from exc
         return RoadmapEngine(rulebase, rules=rules)
 

@@ -41,6 +41,27 @@ def test_manifests_validate_against_the_kubernetes_schemas() -> None:
     assert result.stdout.count("passed") == 4
 
 
+def test_read_only_roadmap_containers_get_a_writable_tmp() -> None:
+    """The engine processes' fork server makes its socket under TMPDIR (/tmp)."""
+    checked = 0
+    for manifest in MANIFESTS:
+        for document in yaml.safe_load_all(manifest.read_text()):
+            if document.get("kind") != "Deployment":
+                continue
+            pod = document["spec"]["template"]["spec"]
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            for container in pod["containers"]:
+                if "roadmap-engine" not in container["image"]:
+                    continue
+                checked += 1
+                assert container["securityContext"]["readOnlyRootFilesystem"] is True
+                mounts = {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+                assert "/tmp" in mounts, f"{manifest.name}: no writable /tmp"
+                assert "emptyDir" in volumes[mounts["/tmp"]["name"]]
+                assert not mounts["/tmp"].get("readOnly", False)
+    assert checked == 2  # the sidecar and the shared service
+
+
 def test_the_validator_would_catch_a_mistake(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(

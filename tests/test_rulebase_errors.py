@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from engine.errors import RuleBaseError
-from engine.rulebase import _fast_validator, _validator, load_rulebase
+from engine.rulebase import MAX_RULE_FILE_BYTES, _fast_validator, _validator, load_rulebase
 
 CASES_FILE = Path(__file__).with_name("rulebase_cases.yaml")
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
@@ -88,3 +88,15 @@ def _fast_rejects(schema: str, data: object) -> bool:
     except fastjsonschema.JsonSchemaValueException:
         return True
     return False
+
+
+def test_an_oversized_rule_file_is_refused_unread(tmp_path: Path) -> None:
+    directory = write_rulebase(tmp_path / "rules", {})
+    huge = directory / "huge.yaml"
+    with huge.open("wb") as handle:  # sparse: nothing is written, nothing is parsed
+        handle.truncate(MAX_RULE_FILE_BYTES + 1)
+    with pytest.raises(RuleBaseError) as raised:
+        load_rulebase(directory)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{huge}: too large: {MAX_RULE_FILE_BYTES + 1:,} bytes (at most {MAX_RULE_FILE_BYTES:,})"
+    ]
