@@ -12,7 +12,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY engine engine
 COPY server server
-COPY clients/__init__.py clients/backend.py clients/cli.py clients/client.py clients/render.py clients/
+COPY clients/__init__.py clients/backend.py clients/cli.py clients/client.py clients/launch.py clients/render.py clients/
 COPY proto proto
 COPY rules rules
 RUN python -m venv /opt/venv \

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -33,6 +34,12 @@ def test_dockerfile_passes_hadolint_and_copies_what_exists() -> None:
     assert "USER 10001" in text
     assert "HEALTHCHECK" in text
     assert '"roadmap", "health"' in text
+    # The console script's module (and the command line behind it) are in the image.
+    for module in ("clients.launch", "clients.cli"):
+        path = module.replace(".", "/") + ".py"
+        assert re.search(rf"^COPY .*\b{re.escape(path)}\b", text, flags=re.MULTILINE), path
+    script = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]["roadmap"]
+    assert script.split(":")[0] == "clients.launch"
 
 
 def test_manifests_validate_against_the_kubernetes_schemas() -> None:
