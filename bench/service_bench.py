@@ -39,6 +39,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from roadmap.v1 import roadmap_pb2 as pb
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
+from bench import procfs
 from bench.engine_bench import REFERENCE, bench_rulebase, exponent, synthetic_assessment
 from bench.synthetic import generate
 from engine.roadmap import RoadmapEngine
@@ -57,38 +58,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _tree(pid: int) -> list[int]:
-    """A process and all its descendants (server workers, fork server, engine workers)."""
-    pids, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            queue += [int(p) for p in task.read_text().split()]
-    return pids
-
-
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and all its descendants, in MiB (shared pages count
     once per process: an upper bound)."""
-    total = 0
-    for each in _tree(pid):
-        status = Path(f"/proc/{each}/status").read_text()
-        total += next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
-        )
-    return round(total / 1024, 1)
+    return round(procfs.tree_kib(pid, "VmRSS") / 1024, 1)
 
 
 def pss_mib(pid: int) -> float:
     """Proportional set size of the process tree (shared pages split between sharers)."""
-    total = 0
-    for each in _tree(pid):
-        rollup = Path(f"/proc/{each}/smaps_rollup").read_text()
-        total += next(
-            int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")
-        )
-    return round(total / 1024, 1)
+    return round(procfs.tree_kib(pid, "Pss", "smaps_rollup") / 1024, 1)
 
 
 #: The shipped default (rules in 2 engine processes, contained) and the engine in the

@@ -559,11 +559,7 @@ def _remote_options(parser: argparse.ArgumentParser, *, required: bool = False) 
 
 def _tls_options(parser: argparse.ArgumentParser) -> None:
     """TLS to --target: any of these makes the connection TLS."""
-
-    def env(name: str) -> Path | None:
-        value = os.environ.get(f"ROADMAP_{name}", "")
-        return Path(value) if value else None
-
+    env = server_config.env_path
     parser.add_argument(
         "--tls-ca",
         type=Path,

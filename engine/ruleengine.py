@@ -179,13 +179,21 @@ class RuleLayout:
         return _Shard(name, tuple(r.id for r in members), tuple(fields))
 
     def facts(self, assessment: Assessment) -> Facts:
-        services = assessment.services if self.service_shards else ()
-        total = sum(s.annual_cost for s in services)
         return Facts(
             unit_id=assessment.unit_id,
-            context=context_facts(assessment, self._context_fields) if self.context_shards else {},
-            services=tuple(service_facts(service, total) for service in services),
+            context=self.context_fact(assessment),
+            services=self.service_facts(assessment.services) if self.service_shards else (),
         )
+
+    def context_fact(self, assessment: Assessment) -> dict[str, Value]:
+        """The one context fact: the fields the context rules test."""
+        return context_facts(assessment, self._context_fields) if self.context_shards else {}
+
+    @staticmethod
+    def service_facts(services: Sequence[Service]) -> tuple[dict[str, Value], ...]:
+        """One fact per service; cost shares are of the whole portfolio's cost."""
+        total = sum(s.annual_cost for s in services)
+        return tuple(service_facts(service, total) for service in services)
 
     def conclusions(
         self, fired: Sequence[tuple[int, str]], matched: Sequence[tuple[int, str]], services: int
@@ -303,15 +311,13 @@ class CompiledRules:
     def context(self, assessment: Assessment) -> list[str]:
         """Ids of the context rules whose conditions hold, in rule base order."""
         fired = self._assert(
-            self.layout.context_shards, "c", [self.layout.facts(assessment).context]
+            self.layout.context_shards, "c", [self.layout.context_fact(assessment)]
         )
         return list(self.layout.conclusions(fired, [], 0).fired)
 
     def services(self, services: Sequence[Service]) -> list[list[str]]:
         """Per service, ids of the outsourcing rules that match it, in precedence order."""
-        total = sum(s.annual_cost for s in services)
-        facts = Facts("", {}, tuple(service_facts(service, total) for service in services))
-        matched = self._assert(self.layout.service_shards, "s", facts.services)
+        matched = self._assert(self.layout.service_shards, "s", self.layout.service_facts(services))
         return [list(m) for m in self.layout.conclusions([], matched, len(services)).matched]
 
     def live_states(self) -> int:

@@ -79,7 +79,8 @@ def _mode(value: str) -> int:
     return mode
 
 
-def _optional_path(name: str) -> Path | None:
+def env_path(name: str) -> Path | None:
+    """The path in ROADMAP_<name>, or None when it is unset or empty."""
     value = _env(name, "")
     return Path(value) if value else None
 
@@ -178,21 +179,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tls-cert",
         type=Path,
-        default=_optional_path("TLS_CERT"),
+        default=env_path("TLS_CERT"),
         metavar="FILE",
         help="serve TLS with this certificate chain (PEM); needs --tls-key (ROADMAP_TLS_CERT)",
     )
     parser.add_argument(
         "--tls-key",
         type=Path,
-        default=_optional_path("TLS_KEY"),
+        default=env_path("TLS_KEY"),
         metavar="FILE",
         help="the private key of --tls-cert (PEM, unencrypted) (ROADMAP_TLS_KEY)",
     )
     parser.add_argument(
         "--tls-client-ca",
         type=Path,
-        default=_optional_path("TLS_CLIENT_CA"),
+        default=env_path("TLS_CLIENT_CA"),
         metavar="FILE",
         help="mutual TLS: require a client certificate signed by a CA in FILE (PEM); "
         "needs --tls-cert and --tls-key (ROADMAP_TLS_CLIENT_CA)",

@@ -15,6 +15,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from bench import procfs
+
 ROADMAP = str(Path(sys.executable).parent / "roadmap")
 
 
@@ -110,47 +112,21 @@ class ServerProcess:
         """Until the log holds ``count`` lines of event ``name``; those lines."""
         deadline = time.monotonic() + timeout
         while len(found := self.events(name)) < count:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited before {count} x {name}: {self.log_path.read_text()}"
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{count} x {name} not logged: {self.log_path.read_text()}")
             time.sleep(0.02)
         return found
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (the server, its fork server, its engine workers)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        tree.append(current)
-        queue.extend(children.get(current, []))
-    return tree
-
-
 def resources(pid: int) -> dict[str, int]:
     """Resident memory (KiB, whole process tree), open descriptors and threads of ``pid``."""
-    rss = 0
-    for member in process_tree(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        rss += next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
-        )
-    status = Path(f"/proc/{pid}/status").read_text()
-    threads = next(
-        int(line.split()[1]) for line in status.splitlines() if line.startswith("Threads:")
-    )
     return {
-        "rss_kib": rss,
+        "rss_kib": procfs.tree_kib(pid, "VmRSS"),
         "fds": len(list(Path(f"/proc/{pid}/fd").iterdir())),
-        "threads": threads,
-        "processes": len(process_tree(pid)),
+        "threads": procfs.field(pid, "Threads"),
+        "processes": len(procfs.tree(pid)),
     }

@@ -25,7 +25,7 @@ from engine.rulebase import BUNDLED_RULES, load_rulebase
 from tests.server_process import ServerProcess
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from google.protobuf.descriptor import Descriptor, MethodDescriptor
     from google.protobuf.message import Message
@@ -145,6 +145,16 @@ def _call_raw(channel: grpc.Channel, method: MethodDescriptor, payloads: list[by
     assert problem is None, problem
 
 
+def fuzz(run: Callable[[], None], server: ServerProcess, method: MethodDescriptor) -> None:
+    """Run one hypothesis test (each case asserts on its answer); the server survived it."""
+    SEEN.clear()
+    run()
+    print(f"{method.name}: {dict(SEEN)}")
+    assert sum(SEEN.values()) > 0  # cases were sent
+    assert server.process.poll() is None
+    assert server.health() == "SERVING"
+
+
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -165,12 +175,7 @@ def test_generated_messages_get_an_actionable_status(
         payloads = [m.SerializeToString() for m in batch]
         _call_raw(channel, method, payloads if method.client_streaming else payloads[:1])
 
-    SEEN.clear()
-    run()
-    print(f"{method.name}: {dict(SEEN)}")
-    assert sum(SEEN.values()) > 0  # cases were sent (each one asserted on its answer)
-    assert server.process.poll() is None
-    assert server.health() == "SERVING"
+    fuzz(run, server, method)
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
@@ -182,9 +187,4 @@ def test_raw_bytes_get_an_actionable_status(
     def run(payloads: list[bytes]) -> None:
         _call_raw(channel, method, payloads)
 
-    SEEN.clear()
-    run()
-    print(f"{method.name}: {dict(SEEN)}")
-    assert sum(SEEN.values()) > 0  # cases were sent (each one asserted on its answer)
-    assert server.process.poll() is None
-    assert server.health() == "SERVING"
+    fuzz(run, server, method)

@@ -54,6 +54,23 @@ def wait_for(predicate: object, timeout: float = 10.0) -> bool:
     return False
 
 
+def hang_in_background(
+    pool: IsolatedRules, seconds: float
+) -> tuple[threading.Thread, list[EngineTimeoutError]]:
+    """A started thread evaluating the hanging unit with a deadline; the timeouts it met."""
+    timeouts: list[EngineTimeoutError] = []
+
+    def hang() -> None:
+        try:
+            pool.evaluate(STUCK, deadline=time.monotonic() + seconds)
+        except EngineTimeoutError as exc:
+            timeouts.append(exc)
+
+    thread = threading.Thread(target=hang)
+    thread.start()
+    return thread, timeouts
+
+
 @pytest.fixture
 def pool(bundled: RuleBase) -> Iterator[IsolatedRules]:
     rules = IsolatedRules(bundled, workers=2, max_seconds=2.0, faults="hang:stuck,abort:crash")
@@ -95,16 +112,7 @@ def test_other_calls_are_answered_while_one_hangs(
     pool: IsolatedRules, engine: RoadmapEngine
 ) -> None:
     expected = engine.rules.evaluate(UNIT)
-    outcome: list[BaseException] = []
-
-    def hang() -> None:
-        try:
-            pool.evaluate(STUCK, deadline=time.monotonic() + 1.0)
-        except EngineTimeoutError as exc:
-            outcome.append(exc)
-
-    thread = threading.Thread(target=hang)
-    thread.start()
+    thread, outcome = hang_in_background(pool, seconds=1.0)
     answered = 0
     while thread.is_alive():
         assert pool.evaluate(UNIT) == expected
@@ -161,16 +169,7 @@ def test_close_lets_the_calls_in_flight_finish_then_stops_every_worker(
 ) -> None:
     pool = IsolatedRules(bundled, workers=2, faults="hang:stuck")
     pids = pool.pids
-    errors: list[BaseException] = []
-
-    def in_flight() -> None:
-        try:
-            pool.evaluate(STUCK, deadline=time.monotonic() + 0.8)
-        except EngineTimeoutError as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=in_flight)
-    thread.start()
+    thread, errors = hang_in_background(pool, seconds=0.8)
     time.sleep(0.2)
     pool.close()
     # A call that took the pool before it was replaced is still answered.

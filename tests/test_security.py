@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,17 +122,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def wait_logged_serving(process: ServerProcess, timeout: float = 20.0) -> None:
-    """SERVING by the log (ServerProcess.wait_serving probes health in plaintext)."""
-    deadline = time.monotonic() + timeout
-    while not any(e.get("event") == "serving" for e in process.logs()):
-        if process.process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.log_path.read_text()}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"not serving: {process.log_path.read_text()}")
-        time.sleep(0.05)
-
-
 def refused(client: RoadmapClient) -> grpc.StatusCode:
     with pytest.raises(ServiceError) as raised:
         client.list_models()
@@ -166,27 +154,30 @@ def reap() -> Iterator[list[ServerProcess]]:
             process.process.wait()
 
 
+def serving(directory: Path, *args: str) -> ServerProcess:
+    """A server with these flags, SERVING by its log (the health probe speaks plaintext)."""
+    process = ServerProcess(directory, *args, *FAST)
+    process.wait_event("serving")
+    return process
+
+
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[ServerProcess]:
-    process = ServerProcess(
+    process = serving(
         tmp_path_factory.mktemp("tls"),
         *("--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key)),
-        *FAST,
     )
-    wait_logged_serving(process)
     yield process
     assert process.stop() == 0
 
 
 @pytest.fixture(scope="module")
 def mtls_server(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[ServerProcess]:
-    process = ServerProcess(
+    process = serving(
         tmp_path_factory.mktemp("mtls"),
         *("--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key)),
         *("--tls-client-ca", str(pki.ca)),
-        *FAST,
     )
-    wait_logged_serving(process)
     yield process
     assert process.stop() == 0
 
