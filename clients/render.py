@@ -27,38 +27,77 @@ def _bar(fraction: float) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
+def _progress_label(level: pb.ModelLevel | pb.AxisLevel, max_level: int) -> str:
+    """What the progress bar shows, in words: the bar and its label state one number."""
+    if not max_level:
+        return f"{level.progress:.0%} adopted"
+    if level.level >= max_level or level.progress >= 1:
+        return "complete"
+    return f"{level.progress:.0%} to level {level.level + 1}"
+
+
 def levels_table(response: pb.GetRoadmapResponse) -> Table:
     table = Table(title="Where the unit stands", title_justify="left", expand=False)
     table.add_column("model")
     table.add_column("level", justify="right")
     table.add_column("progress")
     for level in response.levels:
-        if level.max_level:
-            reached = f"{level.level} / {level.max_level}"
-            progress = f"{_bar(level.level / level.max_level)}  {level.progress:.0%} towards {min(level.level + 1, level.max_level)}"
-        else:
-            reached = "-"
-            progress = f"{_bar(level.progress)}  {level.progress:.0%} adopted"
-        table.add_row(level.model, reached, progress)
+        reached = f"{level.level} / {level.max_level}" if level.max_level else "-"
+        fraction = 1.0 if _progress_label(level, level.max_level) == "complete" else level.progress
+        table.add_row(
+            level.model, reached, f"{_bar(fraction)}  {_progress_label(level, level.max_level)}"
+        )
     return table
 
 
+def _signed(reason: pb.Reason) -> str:
+    return f"{reason.text} ({reason.amount:+g})" if reason.amount else reason.text
+
+
+def reasons_split(step: pb.Step) -> tuple[list[str], list[str]]:
+    """(why and what raised the step, what held it back): each rule once, signed.
+
+    The generic value/effort term is left out: it is in the score, not a reason a
+    reader acts on."""
+    shown = [r for r in step.reasons if r.rule_id != "plan.value-effort"]
+    return (
+        [_signed(r) for r in shown if r.amount >= 0],
+        [_signed(r) for r in shown if r.amount < 0],
+    )
+
+
+def quarter_label(step: pb.Step) -> str:
+    return f"Q{step.quarter}" if step.quarter else "beyond horizon"
+
+
+def _horizon(response: pb.GetRoadmapResponse) -> str:
+    beyond = sum(1 for s in response.steps if not s.quarter)
+    effort = sum(s.effort for s in response.steps)
+    text = (
+        f"{len(response.steps)} steps, {effort} effort points; one wave a quarter at "
+        f"{response.quarter_capacity} points, horizon {response.horizon_months} months"
+    )
+    return text + (f"; {beyond} steps beyond the horizon" if beyond else "")
+
+
 def steps_table(response: pb.GetRoadmapResponse) -> Table:
-    table = Table(title="Roadmap", title_justify="left")
+    table = Table(title="Roadmap", title_justify="left", caption=_horizon(response))
     table.add_column("wave", justify="right")
     table.add_column("step")
     table.add_column("model / axis")
     table.add_column("score", justify="right")
-    table.add_column("why")
+    table.add_column("why / raised by")
+    table.add_column("held back by")
     for wave, steps in groupby(response.steps, key=lambda s: s.wave):
         for n, step in enumerate(steps):
-            texts = dict.fromkeys(r.text for r in step.reasons if r.rule_id != "plan.value-effort")
+            raised, held = reasons_split(step)
             table.add_row(
-                str(wave) if n == 0 else "",
+                f"{wave}\n{quarter_label(step)}" if n == 0 else "",
                 f"{step.practice_id}\n[dim]{step.title}[/dim]",
                 f"{step.model} / {step.axis}",
                 f"{step.score:.2f}",
-                Text("; ".join(texts)),
+                Text("\n".join(raised)),
+                Text("\n".join(held), style="red"),
                 end_section=False,
             )
         table.rows[-1].end_section = True
@@ -70,27 +109,39 @@ def outsourcing_table(response: pb.GetRoadmapResponse) -> Table:
     table.add_column("service")
     table.add_column("recommendation")
     table.add_column("saving / year", justify="right")
-    table.add_column("reason")
+    table.add_column("net, first year", justify="right")
+    table.add_column("payback", justify="right")
+    table.add_column("reasons")
     for decision in response.outsourcing:
-        name = (
-            pb.Recommendation.Name(decision.recommendation).removeprefix("RECOMMENDATION_").lower()
-        )
+        name = _recommendation(decision)
         if decision.provisional:
             name += " (provisional)"
         table.add_row(
             decision.service_id,
             name,
             f"{decision.estimated_annual_saving:,.0f}",
-            decision.reasons[0].text if decision.reasons else "",
+            f"{decision.net_first_year_saving:,.0f}",
+            _payback(decision),
+            Text("\n".join(r.text for r in decision.reasons)),
         )
     return table
+
+
+def _payback(decision: pb.ServiceRecommendation) -> str:
+    return f"{decision.payback_months:g} months" if decision.payback_months else "-"
 
 
 def roadmap_view(response: pb.GetRoadmapResponse) -> RenderableType:
     parts: list[RenderableType] = [levels_table(response), steps_table(response)]
     if response.outsourcing:
         total = sum(d.estimated_annual_saving for d in response.outsourcing)
-        parts += [outsourcing_table(response), Text(f"Estimated annual saving: {total:,.0f}")]
+        net = sum(d.net_first_year_saving for d in response.outsourcing)
+        parts += [
+            outsourcing_table(response),
+            Text(
+                f"Estimated annual saving: {total:,.0f} (first year, net of transition: {net:,.0f})"
+            ),
+        ]
     for warning in response.warnings:
         parts.append(
             Panel(
@@ -120,9 +171,11 @@ def _recommendation(decision: pb.ServiceRecommendation) -> str:
 
 
 def _why(step: pb.Step) -> str:
-    return "; ".join(
-        dict.fromkeys(r.text for r in step.reasons if r.rule_id != "plan.value-effort")
-    )
+    return "; ".join(reasons_split(step)[0])
+
+
+def _held_back(step: pb.Step) -> str:
+    return "; ".join(reasons_split(step)[1])
 
 
 def markdown(response: pb.GetRoadmapResponse) -> str:
@@ -139,18 +192,20 @@ def markdown(response: pb.GetRoadmapResponse) -> str:
     ]
     for level in response.levels:
         reached = f"{level.level} of {level.max_level}" if level.max_level else "no levels"
-        out.append(f"| {level.model} | {reached} | {level.progress:.0%} |")
-    out += ["", "## Roadmap", ""]
+        out.append(f"| {level.model} | {reached} | {_progress_label(level, level.max_level)} |")
+    out += ["", "## Roadmap", "", _horizon(response) + ".", ""]
     for wave, steps in groupby(response.steps, key=lambda s: s.wave):
+        group = list(steps)
         out += [
-            f"### Wave {wave}",
+            f"### Wave {wave} ({quarter_label(group[0])})",
             "",
-            "| step | model / axis | score | why |",
-            "|---|---|---|---|",
+            "| step | model / axis | score | why / raised by | held back by |",
+            "|---|---|---|---|---|",
         ]
         out += [
-            f"| **{s.practice_id}**: {_cell(s.title)} | {s.model} / {s.axis} | {s.score:.2f} | {_cell(_why(s))} |"
-            for s in steps
+            f"| **{s.practice_id}**: {_cell(s.title)} | {s.model} / {s.axis} | {s.score:.2f} "
+            f"| {_cell(_why(s))} | {_cell(_held_back(s))} |"
+            for s in group
         ]
         out.append("")
     out += ["### Dependencies", "", "```mermaid", mermaid(response).rstrip(), "```", ""]
@@ -158,14 +213,16 @@ def markdown(response: pb.GetRoadmapResponse) -> str:
         out += [
             "## Service portfolio",
             "",
-            "| service | recommendation | saving / year | provisional | reason |",
-            "|---|---|---|---|---|",
+            "| service | recommendation | saving / year | net, first year | payback "
+            "| provisional | reasons |",
+            "|---|---|---|---|---|---|---|",
         ]
         for d in response.outsourcing:
-            reason = d.reasons[0].text if d.reasons else ""
+            reasons = "; ".join(r.text for r in d.reasons)
             out.append(
                 f"| {d.service_id} | {_recommendation(d)} | {d.estimated_annual_saving:,.0f} | "
-                f"{'yes' if d.provisional else 'no'} | {_cell(reason)} |"
+                f"{d.net_first_year_saving:,.0f} | {_payback(d)} | "
+                f"{'yes' if d.provisional else 'no'} | {_cell(reasons)} |"
             )
         out.append("")
     if response.warnings:
@@ -208,6 +265,7 @@ section.wave{border-left:4px solid #4a7bd0;padding:.2rem 1rem;margin:1rem 0}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 td,th{border-bottom:1px solid #dde;padding:.35rem .5rem;text-align:left;vertical-align:top}
 .score{text-align:right;font-variant-numeric:tabular-nums}
+.held{color:#a33}
 .warning{background:#fff6dd;border:1px solid #e6c35c;padding:.5rem 1rem;margin:.5rem 0}
 svg text{font-size:12px;font-family:system-ui,sans-serif}
 """
@@ -278,25 +336,27 @@ def html(response: pb.GetRoadmapResponse) -> str:
     """One self-contained page (no scripts, no external resources): readable offline."""
     waves = []
     for wave, steps in groupby(response.steps, key=lambda s: s.wave):
+        group = list(steps)
         rows = "".join(
             f"<tr><td><b>{escape(s.practice_id)}</b><br>{escape(s.title)}</td><td>{escape(s.model)} / {escape(s.axis)}</td>"
-            f'<td class="score">{s.score:.2f}</td><td>{escape(_why(s))}</td></tr>'
-            for s in steps
+            f'<td class="score">{s.score:.2f}</td><td>{escape(_why(s))}</td><td class="held">{escape(_held_back(s))}</td></tr>'
+            for s in group
         )
         waves.append(
-            f'<section class="wave" id="wave-{wave}"><h3>Wave {wave}</h3><table><tr><th>step</th><th>model / axis</th>'
-            f"<th>score</th><th>why</th></tr>{rows}</table></section>"
+            f'<section class="wave" id="wave-{wave}"><h3>Wave {wave} · {quarter_label(group[0])}</h3><table><tr><th>step</th><th>model / axis</th>'
+            f"<th>score</th><th>why / raised by</th><th>held back by</th></tr>{rows}</table></section>"
         )
     services = ""
     if response.outsourcing:
         rows = "".join(
             f"<tr><td>{escape(d.service_id)}</td><td>{_recommendation(d)}{' (provisional)' if d.provisional else ''}</td>"
-            f'<td class="score">{d.estimated_annual_saving:,.0f}</td><td>{escape(d.reasons[0].text if d.reasons else "")}</td></tr>'
+            f'<td class="score">{d.estimated_annual_saving:,.0f}</td><td class="score">{d.net_first_year_saving:,.0f}</td>'
+            f'<td class="score">{_payback(d)}</td><td>{"<br>".join(escape(r.text) for r in d.reasons)}</td></tr>'
             for d in response.outsourcing
         )
         services = (
             '<h2>Service portfolio</h2><table id="outsourcing"><tr><th>service</th><th>recommendation</th>'
-            f"<th>saving / year</th><th>reason</th></tr>{rows}</table>"
+            f"<th>saving / year</th><th>net, first year</th><th>payback</th><th>reasons</th></tr>{rows}</table>"
         )
     warnings = "".join(
         f'<div class="warning"><b>{escape(w.code)}</b>: {escape(w.message)}</div>'
@@ -308,7 +368,7 @@ def html(response: pb.GetRoadmapResponse) -> str:
         f"<style>{_CSS}</style></head><body><h1>{title}</h1>"
         f'<p class="meta">rule base {escape(response.rule_base.version)} · {escape(response.rule_base.digest)}</p>'
         f"<h2>Where the unit stands</h2>{_svg_levels(response)}"
-        f'<h2>Roadmap</h2><div id="waves">{"".join(waves)}</div>'
+        f'<h2>Roadmap</h2><p class="meta">{escape(_horizon(response))}</p><div id="waves">{"".join(waves)}</div>'
         f"<h2>Dependencies</h2>{_svg_dependencies(response)}"
         f"{services}{warnings}</body></html>\n"
     )

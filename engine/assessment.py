@@ -7,9 +7,10 @@ them to the caller as field violations.
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ MAX_PRACTICE_STATUSES = 10_000
 MAX_SERVICES = 2_000
 MAX_TARGETS = 64
 MAX_ANNUAL_COST = 1e12
+MAX_HORIZON_MONTHS = 120
 
 _Add = Callable[[str, str], None]
 
@@ -42,6 +44,16 @@ class Grade(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
+
+
+class Sourcing(StrEnum):
+    """How a service is sourced today."""
+
+    IN_HOUSE = "in-house"
+    #: run by a third party under contract (managed service, outsourced hosting)
+    OUTSOURCED = "outsourced"
+    #: bought as software or infrastructure as a service (public cloud included)
+    SAAS = "saas"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +89,9 @@ class Service:
     differentiation: Grade | None = None
     commodity_available: bool | None = None
     criticality: Grade | None = None
+    sourcing: Sourcing | None = None  # None: unknown
+    contract_end_date: str = ""  # YYYY-MM-DD when the current contract ends; "" unknown
+    transition_cost: float = 0.0  # one-off cost of following a recommendation
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +103,55 @@ class Assessment:
     targets: tuple[Target, ...] = ()
     wave_capacity: int | None = None
     services: tuple[Service, ...] = ()
+    horizon_months: int | None = None
 
     def statuses(self) -> dict[str, PracticeStatus]:
         """Practice id to its status; practices not listed are not started."""
         return {p.practice_id: p for p in self.practices}
 
 
+#: Which of two statuses of merged twins stands for both: the most advanced.
+_ADVANCE = {
+    None: 0,
+    Status.NOT_STARTED: 1,
+    Status.NOT_APPLICABLE: 2,
+    Status.PARTIAL: 3,
+    Status.ADOPTED: 4,
+}
+
+
+def resolve_aliases(assessment: Assessment, rulebase: RuleBase) -> Assessment:
+    """The assessment with retired practice ids replaced by the practices they were
+    merged into. A unit that lists both twins (as assessments written before the merge
+    do) has the more advanced status of the two: adopting either satisfies the merged
+    practice."""
+    if not any(p.practice_id in rulebase.aliases for p in assessment.practices):
+        return assessment
+    merged: dict[str, PracticeStatus] = {}
+    for status in assessment.practices:
+        pid = rulebase.canonical(status.practice_id)
+        candidate = replace(status, practice_id=pid)
+        if (held := merged.get(pid)) is None or (
+            _ADVANCE[candidate.status],
+            candidate.progress,
+        ) > (_ADVANCE[held.status], held.progress):
+            merged[pid] = candidate
+    return replace(assessment, practices=tuple(merged.values()))
+
+
 def _fraction_problem(value: float) -> str | None:
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         return f"must be a fraction between 0 and 1, got {value}"
+    return None
+
+
+def _date_problem(value: str) -> str | None:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
+    if len(value) != len("YYYY-MM-DD"):
+        return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
     return None
 
 
@@ -136,6 +191,15 @@ def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]
             f"must be at least 1 effort point when set, got {assessment.wave_capacity}",
         )
 
+    if assessment.horizon_months is not None and not (
+        3 <= assessment.horizon_months <= MAX_HORIZON_MONTHS
+    ):
+        add(
+            "horizon_months",
+            f"must be between 3 and {MAX_HORIZON_MONTHS} months when set, "
+            f"got {assessment.horizon_months}",
+        )
+
     if len(assessment.services) > MAX_SERVICES:
         add("services", f"too many items: {len(assessment.services)} (at most {MAX_SERVICES})")
     else:
@@ -149,7 +213,7 @@ def _validate_practices(assessment: Assessment, rulebase: RuleBase, add: _Add) -
         path = f"practices[{index}]"
         if not status.practice_id:
             add(f"{path}.practice_id", "must not be empty")
-        elif status.practice_id not in rulebase.practices:
+        elif not rulebase.knows(status.practice_id):
             hint = suggest(status.practice_id, rulebase.practices)
             add(f"{path}.practice_id", f"unknown practice '{status.practice_id}'{hint}")
         elif status.practice_id in seen:
@@ -208,6 +272,16 @@ def _validate_services(assessment: Assessment, add: _Add) -> None:
             add(
                 f"{path}.annual_cost",
                 f"must be between 0 and {MAX_ANNUAL_COST:.0f}, got {service.annual_cost}",
+            )
+        if service.contract_end_date and (problem := _date_problem(service.contract_end_date)):
+            add(f"{path}.contract_end_date", problem)
+        if not math.isfinite(service.transition_cost) or not (
+            0 <= service.transition_cost <= MAX_ANNUAL_COST
+        ):
+            add(
+                f"{path}.transition_cost",
+                f"must be a finite amount between 0 and {MAX_ANNUAL_COST:.0f}, "
+                f"got {service.transition_cost}",
             )
 
 

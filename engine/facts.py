@@ -30,6 +30,7 @@ SERVICE_FIELDS = (
     "service:commodity_available",
     "service:differentiation",
     "service:criticality",
+    "service:sourcing",
     "service:annual_cost",
     "service:cost_share",
 )
@@ -79,6 +80,7 @@ def service_facts(service: Service, portfolio_cost: float) -> dict[str, Value]:
         "service:commodity_available": _flag(service.commodity_available),
         "service:differentiation": _grade(service.differentiation),
         "service:criticality": _grade(service.criticality),
+        "service:sourcing": "unknown" if service.sourcing is None else service.sourcing.value,
         "service:annual_cost": round(service.annual_cost, MONEY_DIGITS),
         "service:cost_share": round(service.annual_cost / portfolio_cost, FRACTION_DIGITS)
         if portfolio_cost > 0

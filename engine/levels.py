@@ -1,8 +1,8 @@
 """Where a unit stands: the level reached per model and per axis.
 
 The rule (also in rules/README.md): a level L counts when every applicable practice
-at levels 2..L is adopted (level 1 is the baseline). Not-applicable practices are left
-out. Partial adoption reaches no level; it counts as its progress fraction towards the
+at levels 2..L is adopted and there is at least one at L (level 1 is the baseline).
+Not-applicable practices are left out. Partial adoption reaches no level; it counts as its progress fraction towards the
 next level: (adopted + partial fractions) / applicable practices at levels up to the
 next. Models without levels report coverage: the same fraction over all applicable
 practices.
@@ -53,7 +53,12 @@ def _fraction(practices: Sequence[Practice], statuses: Mapping[str, PracticeStat
 def standing(
     practices: Sequence[Practice], max_level: int, statuses: Mapping[str, PracticeStatus]
 ) -> tuple[int, float]:
-    """(level, progress) of a set of practices under the rule above."""
+    """(level, progress) of a set of practices under the rule above.
+
+    Only a level at which the set has an applicable practice is ever granted: a level
+    without one neither blocks nor counts, so an axis whose first practice sits at
+    level 4 stays at level 1 until that practice is adopted.
+    """
     applicable = [
         p
         for p in practices
@@ -61,16 +66,16 @@ def standing(
     ]
     if max_level == 0:
         return 0, _fraction(applicable, statuses)
+    by_level: dict[int, list[Practice]] = {}
+    for practice in applicable:
+        by_level.setdefault(practice.level or 0, []).append(practice)
     level = 1
-    for candidate in range(2, max_level + 1):
-        if all(is_adopted(statuses.get(p.id)) for p in applicable if p.level == candidate):
-            level = candidate
-        else:
-            break
-    if level == max_level:
-        return level, 1.0
-    needed = [p for p in applicable if p.level is not None and p.level <= level + 1]
-    return level, _fraction(needed, statuses)
+    for candidate in sorted(n for n in by_level if 2 <= n <= max_level):
+        if not all(is_adopted(statuses.get(p.id)) for p in by_level[candidate]):
+            needed = [p for p in applicable if p.level is not None and p.level <= candidate]
+            return level, _fraction(needed, statuses)
+        level = candidate
+    return level, 1.0
 
 
 def model_level(

@@ -24,6 +24,8 @@ class Status(StrEnum):
 class Recommendation(StrEnum):
     DECOMMISSION = "decommission"
     OUTSOURCE = "outsource"
+    #: already sourced externally: re-tender or benchmark the contract, not outsource again
+    RETENDER = "retender"
     RETAIN = "retain"
     INVEST = "invest"
     REVIEW = "review"
@@ -48,12 +50,16 @@ class Source:
     section: str | None = None
     quote: str | None = None
     addition: str | None = None
+    assumption: str | None = None  # ours, inside a seed-sourced entry (e.g. a threshold)
 
     def cite(self) -> str:
         """Short citation for reasons and listings."""
-        if self.addition is not None:
-            return f"own addition: {self.addition}"
-        return f"{self.seed} § {self.section}"
+        cited = (
+            f"own addition: {self.addition}"
+            if self.addition is not None
+            else f"{self.seed} § {self.section}"
+        )
+        return cited if self.assumption is None else f"{cited} (assumption: {self.assumption})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,7 @@ class Practice:
     value: int
     source: Source
     origin: Origin = field(compare=False)
+    aliases: tuple[str, ...] = ()  # retired ids merged into this practice
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +147,7 @@ class WarnEffect:
     code: str
     message: str
     practices: tuple[str, ...]
+    urgent: bool = False  # "before X": its practices come as early as prerequisites allow
 
 
 Effect = ScoreEffect | IncludeEffect | RequireEffect | WarnEffect
@@ -193,7 +201,17 @@ class RuleBase:
     files: tuple[str, ...]
 
     by_model: Mapping[str, tuple[Practice, ...]] = field(default_factory=dict, compare=False)
+    #: Retired practice id -> the practice it was merged into (indexed when loaded).
+    aliases: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def practices_of(self, model: str) -> tuple[Practice, ...]:
         """The model's practices, in rule base order (indexed when the rule base loads)."""
         return self.by_model.get(model, ())
+
+    def canonical(self, practice_id: str) -> str:
+        """The practice id itself, or the id an alias was merged into."""
+        return self.aliases.get(practice_id, practice_id)
+
+    def knows(self, practice_id: str) -> bool:
+        """A practice id or an alias of one."""
+        return practice_id in self.practices or practice_id in self.aliases

@@ -1,10 +1,13 @@
 """Outsourcing and decommission recommendations for a unit's service portfolio.
 
 The outsourcing rules that matched each service come from the rule engine; here the
-first in precedence order decides, every match gives a reason, and the saving is the
-deciding rule's share of the service's annual cost. Without the practices the policy
-names as preconditions (a service catalogue, agreed criteria, cost and performance
-metrics), every recommendation is provisional and those practices enter the roadmap.
+first in precedence order decides, every match that agrees with the decision gives a
+reason, and the saving is the deciding rule's share of the service's annual cost, with
+the one-off transition cost netted out and its payback. Without the practices the
+policy names as preconditions (a service catalogue, agreed criteria, cost and
+performance metrics), every recommendation is provisional and those practices enter
+the roadmap; they are raised to come first only when the portfolio holds material
+candidates (something to decommission or outsource), as seed 001's process puts them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.levels import is_adopted
+from engine.model import Recommendation
 from engine.results import Reason, ServiceRecommendation, Warning
 
 if TYPE_CHECKING:
@@ -20,8 +24,11 @@ if TYPE_CHECKING:
     from engine.assessment import PracticeStatus, Service
     from engine.model import OutsourcingPolicy
 
-#: Score given to the preconditions of outsourcing decisions, so they come first.
-PRECONDITION_BOOST = 3.0
+#: Score given to the preconditions of outsourcing decisions when the portfolio has
+#: material candidates: seed 001's process puts them before the evaluation.
+PRECONDITION_BOOST = 2.0
+#: Decisions that make a portfolio's candidates material (money to save).
+MATERIAL = frozenset({Recommendation.DECOMMISSION, Recommendation.OUTSOURCE})
 _SOURCE = "engine: rules/README.md § outsourcing"
 
 
@@ -33,21 +40,49 @@ def missing_preconditions(
     )
 
 
+def has_material_candidates(
+    policy: OutsourcingPolicy | None, matched: Sequence[Sequence[str]]
+) -> bool:
+    """Whether any service's deciding rule would decommission or outsource it."""
+    if policy is None:
+        return False
+    decides = {rule.id: rule.recommendation for rule in policy.rules}
+    return any(rule_ids and decides[rule_ids[0]] in MATERIAL for rule_ids in matched)
+
+
 def precondition_steps(
     policy: OutsourcingPolicy | None,
     services: Sequence[Service],
     statuses: Mapping[str, PracticeStatus],
+    *,
+    material: bool,
 ) -> dict[str, Reason]:
-    """Practices the roadmap must put first so the portfolio can be decided."""
+    """Practices the roadmap needs so the portfolio can be decided; raised to come
+    first only when there is something material to decide."""
     if policy is None or not services:
         return {}
-    reason = Reason(
-        "outsourcing.preconditions",
-        policy.source.cite(),
-        PRECONDITION_BOOST,
-        "needed before outsourcing decisions are final",
+    reason = (
+        Reason(
+            "outsourcing.preconditions",
+            policy.source.cite(),
+            PRECONDITION_BOOST,
+            "needed before the portfolio's candidates to decommission or outsource are decided",
+        )
+        if material
+        else Reason(
+            "outsourcing.preconditions",
+            policy.source.cite(),
+            0.0,
+            "needed before outsourcing decisions are final (no material candidate yet)",
+        )
     )
     return dict.fromkeys(missing_preconditions(policy, statuses), reason)
+
+
+def _payback_months(saving: float, transition_cost: float) -> float:
+    if saving <= 0 or transition_cost <= 0:
+        return 0.0
+    return round(transition_cost / (saving / 12), 1)
 
 
 def recommend(
@@ -78,6 +113,8 @@ def recommend(
             recommendation, fraction = decider.recommendation, decider.saving_fraction
             for rule_id in rule_ids:
                 rule = rules[rule_id]
+                if rule.recommendation is not recommendation:
+                    continue  # a reason for another decision would contradict this one
                 amount = (
                     round(service.annual_cost * rule.saving_fraction, 2) if rule is decider else 0.0
                 )
@@ -85,15 +122,30 @@ def recommend(
         else:
             recommendation, fraction = policy.fallback, 0.0
             reasons.append(Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason))
+        if recommendation is Recommendation.RETENDER and service.contract_end_date:
+            reasons.append(
+                Reason(
+                    "outsourcing.contract-end",
+                    _SOURCE,
+                    0.0,
+                    f"the current contract ends {service.contract_end_date}: benchmark the "
+                    "market and prepare the re-tender before then",
+                )
+            )
         if provisional_reason is not None:
             reasons.append(provisional_reason)
+        saving = round(service.annual_cost * fraction, 2)
+        cost = round(service.transition_cost, 2) if saving > 0 else 0.0
         recommendations.append(
             ServiceRecommendation(
                 service_id=service.id,
                 recommendation=recommendation,
-                estimated_annual_saving=round(service.annual_cost * fraction, 2),
+                estimated_annual_saving=saving,
                 provisional=bool(missing),
                 reasons=tuple(reasons),
+                transition_cost=cost,
+                net_first_year_saving=round(saving - cost, 2),
+                payback_months=_payback_months(saving, cost),
             )
         )
     warnings: tuple[Warning, ...] = ()

@@ -7,11 +7,16 @@ Plain Python, linear in the rule base (plus the steps' prerequisite edges):
    outsourcing decisions; never a practice already adopted or not applicable;
 2. **closure**: every unmet prerequisite of a wanted practice, transitively, with the
    prerequisites context rules add for this unit;
-3. **scores**: value against effort, plus the context rules' raises and lowers, plus
-   ``UNLOCK_WEIGHT`` per later step it unlocks (transitively); every term is a reason;
-4. **waves**: list scheduling over the prerequisite graph: a wave takes the available
-   steps (prerequisites all in earlier waves) by score, then id, up to the capacity;
-   a step larger than the capacity gets a wave of its own, with a warning.
+3. **scores**: the context rules' raises and lowers (whole points: what the seeds
+   state), plus two generic terms that together stay under one point, so they only
+   order what the seeds leave level: value against effort (``VALUE_EFFORT_WEIGHT``)
+   and the later steps it unlocks (``UNLOCK_WEIGHT`` each, up to ``MAX_UNLOCK_BONUS``);
+   every term is a reason, one per rule;
+4. **waves**: list scheduling over the prerequisite graph, one wave per quarter: a
+   wave takes the available steps (prerequisites all in earlier waves), urgent ones
+   first (a warning said "before X"), then by score, then id, up to the capacity; a
+   step larger than the capacity gets a wave of its own, with a warning. Waves past
+   the horizon are reported as beyond it (quarter 0).
 """
 
 from __future__ import annotations
@@ -32,10 +37,20 @@ if TYPE_CHECKING:
     from engine.model import ContextRule, Practice, RuleBase
     from engine.results import ModelLevel
 
-#: Score added per later step a step unlocks, directly or through others.
-UNLOCK_WEIGHT = 0.25
+#: Score per point of value/effort (0.2..5): at most 0.5.
+VALUE_EFFORT_WEIGHT = 0.1
+#: Score added per later step a step unlocks, directly or through others ...
+UNLOCK_WEIGHT = 0.05
+#: ... up to this much: the two generic terms together stay under one point.
+MAX_UNLOCK_BONUS = 0.45
+#: Effort points a quarter when the assessment does not say (two to four steps).
+DEFAULT_QUARTER_CAPACITY = 8
+#: Months planned when the assessment does not say: seed 001's "24-36 month timescale".
+DEFAULT_HORIZON_MONTHS = 36
 #: Where the engine's own scoring and inclusion rules are written down.
 ENGINE_SOURCE = "engine: rules/README.md § How the roadmap is built"
+#: How a context rule's reason starts when it made a step urgent, or brought it in.
+_URGENT, _INCLUDED = "urgent: ", "included by rule: "
 
 
 @dataclass(slots=True)
@@ -47,6 +62,8 @@ class Adjustments:
     includes: dict[str, list[Reason]] = field(default_factory=dict)
     requires: dict[str, list[tuple[str, ContextRule]]] = field(default_factory=dict)
     warnings: list[Warning] = field(default_factory=list)
+    #: practices a warning says must come "before" other work, with the rule saying so
+    urgent: dict[str, ContextRule] = field(default_factory=dict)
     # Model- and axis-wide reasons, built once per (model, axis): not once per step.
     _wide: dict[tuple[str, str], list[Reason]] = field(default_factory=dict)
 
@@ -60,6 +77,12 @@ class Adjustments:
                 if axis in (None, practice.axis)
             ]
         return reasons + self._wide[key]
+
+    def warn(self, effect: WarnEffect, rule: ContextRule) -> None:
+        self.warnings.append(Warning(effect.code, effect.message, effect.practices, rule.id))
+        if effect.urgent:
+            for pid in effect.practices:
+                self.urgent.setdefault(pid, rule)
 
     def requires_of(self, practice: Practice) -> tuple[str, ...]:
         added = tuple(
@@ -85,14 +108,14 @@ def adjustments(fired: Sequence[ContextRule]) -> Adjustments:
                     entry = (effect.axis, effect.amount, rule)
                     adj.by_model.setdefault(effect.model, []).append(entry)
             elif isinstance(effect, IncludeEffect):
-                reason = Reason(rule.id, rule.source.cite(), 0.0, f"included by rule: {rule.title}")
+                reason = Reason(rule.id, rule.source.cite(), 0.0, f"{_INCLUDED}{rule.title}")
                 for pid in effect.practices:
                     adj.includes.setdefault(pid, []).append(reason)
             elif isinstance(effect, RequireEffect):
                 for required in effect.requires:
                     adj.requires.setdefault(effect.practice, []).append((required, rule))
             elif isinstance(effect, WarnEffect):
-                adj.warnings.append(Warning(effect.code, effect.message, effect.practices, rule.id))
+                adj.warn(effect, rule)
     return adj
 
 
@@ -101,6 +124,8 @@ class Plan:
     steps: tuple[Step, ...]
     warnings: tuple[Warning, ...]
     wanted: frozenset[str]
+    horizon_months: int
+    quarter_capacity: int
 
 
 def wanted_practices(
@@ -161,11 +186,17 @@ def plan(
     members, requires, needed_by = _closure(rulebase, wanted, statuses, adj)
     order = _topological(members, requires)
     unlocked = _descendant_counts(order, needed_by)
+    urgent = _urgent(adj, requires)
     scored: dict[str, tuple[float, list[Reason]]] = {}
     for pid in order:
         practice = rulebase.practices[pid]
-        base = round(practice.value / practice.effort, PRECISION)
+        base = round(VALUE_EFFORT_WEIGHT * practice.value / practice.effort, PRECISION)
         reasons = [
+            *(
+                [Reason(rule.id, rule.source.cite(), 0.0, f"{_URGENT}{rule.title}")]
+                if (rule := urgent.get(pid))
+                else []
+            ),
             *members[pid],
             Reason(
                 "plan.value-effort",
@@ -176,15 +207,39 @@ def plan(
             *adj.score_reasons(practice),
         ]
         if unlocked[pid]:
-            amount = UNLOCK_WEIGHT * unlocked[pid]
+            amount = round(min(UNLOCK_WEIGHT * unlocked[pid], MAX_UNLOCK_BONUS), PRECISION)
             reasons.append(
                 Reason(
                     "plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked[pid]} later step(s)"
                 )
             )
-        scored[pid] = (round(sum(r.amount for r in reasons), PRECISION), reasons)
+        merged = _one_per_rule(reasons)
+        scored[pid] = (round(sum(r.amount for r in merged), PRECISION), merged)
 
-    waves, warnings = _waves(rulebase, requires, needed_by, scored, assessment.wave_capacity)
+    # A prerequisite is scheduled with the priority of the most pressing step waiting
+    # for it: a raised step never waits behind its own groundwork's low score.
+    rank: dict[str, float] = {}
+    for pid in reversed(order):
+        own, reasons = scored[pid]
+        rank[pid], lead = max(
+            [(own, pid), *((rank[d], d) for d in sorted(needed_by.get(pid, ())))],
+            key=lambda item: item[0],
+        )
+        if lead != pid:
+            reasons.append(
+                Reason(
+                    "plan.brought-forward",
+                    ENGINE_SOURCE,
+                    0.0,
+                    f"scheduled with the priority of {lead} ({rank[pid]:g}), which waits for it",
+                )
+            )
+    capacity = assessment.wave_capacity or DEFAULT_QUARTER_CAPACITY
+    horizon = assessment.horizon_months or DEFAULT_HORIZON_MONTHS
+    quarters = -(-horizon // 3)
+    waves, warnings = _waves(
+        rulebase, requires, needed_by, rank=rank, urgent=urgent, capacity=capacity
+    )
     steps = [
         Step(
             practice_id=pid,
@@ -198,11 +253,53 @@ def plan(
             reasons=tuple(scored[pid][1]),
             unlocks=tuple(sorted(needed_by.get(pid, ()))),
             requires=tuple(sorted(requires[pid])),
+            quarter=waves[pid] if waves[pid] <= quarters else 0,
         )
         for pid in members
     ]
-    steps.sort(key=lambda s: (s.wave, -s.score, s.practice_id))
-    return Plan(tuple(steps), tuple(warnings), frozenset(wanted))
+    steps.sort(key=lambda s: (s.wave, s.practice_id not in urgent, -s.score, s.practice_id))
+    beyond = tuple(s.practice_id for s in steps if s.quarter == 0)
+    if beyond:
+        warnings.append(
+            Warning(
+                "steps-beyond-horizon",
+                f"{len(beyond)} of {len(steps)} steps do not fit in the {horizon}-month horizon "
+                f"at {capacity} effort points a quarter: plan them at the next review, or raise "
+                "the capacity",
+                beyond,
+                "plan.horizon",
+            )
+        )
+    return Plan(tuple(steps), tuple(warnings), frozenset(wanted), horizon, capacity)
+
+
+def _one_per_rule(reasons: Sequence[Reason]) -> list[Reason]:
+    """One reason per rule: a rule that both includes and raises a step (or makes it
+    urgent) is one line, with its amounts summed and its roles in one text."""
+    merged: dict[str, Reason] = {}
+    for reason in reasons:
+        if (first := merged.get(reason.rule_id)) is None:
+            merged[reason.rule_id] = reason
+            continue
+        text = first.text
+        if text.startswith(_URGENT) and reason.text.startswith(_INCLUDED):
+            text = "urgent, " + reason.text
+        amount = round(first.amount + reason.amount, PRECISION)
+        merged[reason.rule_id] = Reason(first.rule_id, first.source, amount, text)
+    return list(merged.values())
+
+
+def _urgent(adj: Adjustments, requires: Mapping[str, Sequence[str]]) -> dict[str, ContextRule]:
+    """Steps an urgent warning names, and every step they wait for, with its rule."""
+    urgent: dict[str, ContextRule] = {}
+    stack = [(pid, rule) for pid, rule in adj.urgent.items() if pid in requires]
+    while stack:
+        pid, rule = stack.pop()
+        if pid in urgent:
+            continue
+        urgent[pid] = rule
+        stack.extend((required, rule) for required in requires[pid])
+    return urgent
 
 
 def prerequisite_walk(
@@ -299,20 +396,24 @@ def _waves(
     rulebase: RuleBase,
     requires: Mapping[str, Sequence[str]],
     needed_by: Mapping[str, set[str]],
-    scored: Mapping[str, tuple[float, list[Reason]]],
+    *,
+    rank: Mapping[str, float],
+    urgent: Mapping[str, object],
     capacity: int | None,
 ) -> tuple[dict[str, int], list[Warning]]:
-    """List scheduling: each wave takes, by score then id, the available steps that fit.
+    """List scheduling: each wave takes, urgent first, then by rank (the step's score, or
+    that of the most pressing step waiting for it) and id, the available steps that fit.
 
     One heap per effort value: the best step that still fits is the best head among
     the heaps of efforts up to the remaining capacity, so a wave costs O(log n) per
     step. (Remaining capacity only shrinks, so this is first-fit in score order.)
     """
-    pending = {pid: len(requires[pid]) for pid in scored}
-    heaps: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    pending = {pid: len(requires[pid]) for pid in rank}
+    heaps: dict[int, list[tuple[bool, float, str]]] = defaultdict(list)
 
     def release(pid: str) -> None:
-        heapq.heappush(heaps[rulebase.practices[pid].effort], (-scored[pid][0], pid))
+        key = (pid not in urgent, -rank[pid], pid)
+        heapq.heappush(heaps[rulebase.practices[pid].effort], key)
 
     for pid, count in pending.items():
         if count == 0:
@@ -324,7 +425,7 @@ def _waves(
         wave += 1
         chosen: list[str] = []
         if capacity is not None and overall > capacity:
-            pid = heapq.heappop(heaps[overall])[1]
+            pid = heapq.heappop(heaps[overall])[2]
             chosen.append(pid)
             warnings.append(
                 Warning(
@@ -338,7 +439,7 @@ def _waves(
         else:
             remaining = capacity
             while (effort := _best(heaps, remaining)) is not None:
-                chosen.append(heapq.heappop(heaps[effort])[1])
+                chosen.append(heapq.heappop(heaps[effort])[2])
                 if remaining is not None:
                     remaining -= effort
         for pid in chosen:
@@ -351,7 +452,7 @@ def _waves(
     return waves, warnings
 
 
-def _best(heaps: Mapping[int, list[tuple[float, str]]], limit: int | None) -> int | None:
+def _best(heaps: Mapping[int, list[tuple[bool, float, str]]], limit: int | None) -> int | None:
     """The effort whose heap holds the best step of effort up to ``limit``, if any."""
     candidates = [e for e, heap in heaps.items() if heap and (limit is None or e <= limit)]
     return min(candidates, key=lambda e: heaps[e][0]) if candidates else None

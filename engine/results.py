@@ -50,6 +50,7 @@ class Step:
     reasons: tuple[Reason, ...]
     unlocks: tuple[str, ...]  # later steps that directly require this one
     requires: tuple[str, ...]  # earlier steps this one directly requires
+    quarter: int = 0  # 1-based quarter of the horizon; 0 beyond it
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,9 @@ class ServiceRecommendation:
     estimated_annual_saving: float
     provisional: bool
     reasons: tuple[Reason, ...]
+    transition_cost: float = 0.0
+    net_first_year_saving: float = 0.0
+    payback_months: float = 0.0  # 0: no transition cost, or nothing saved
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class Roadmap:
     warnings: tuple[Warning, ...]
     rule_base_version: str
     rule_base_digest: str
+    horizon_months: int = 0
+    quarter_capacity: int = 0
 
     def step(self, practice_id: str) -> Step | None:
         return next((s for s in self.steps if s.practice_id == practice_id), None)

@@ -12,12 +12,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from engine.assessment import check, validate
+from engine.assessment import check, resolve_aliases, validate
 from engine.errors import AssessmentError, FieldViolation
 from engine.levels import is_done
 from engine.levels import levels as model_levels
 from engine.model import Status
-from engine.outsourcing import precondition_steps, recommend
+from engine.outsourcing import has_material_candidates, precondition_steps, recommend
 from engine.plan import Adjustments, Plan, adjustments, plan, prerequisite_walk
 from engine.results import (
     Blocker,
@@ -60,7 +60,12 @@ def build_roadmap(
     rules = {rule.id: rule for rule in rulebase.context_rules}
     adj = adjustments([rules[rule_id] for rule_id in fired])
     levels = model_levels(rulebase, statuses)
-    extra = precondition_steps(rulebase.outsourcing, assessment.services, statuses)
+    extra = precondition_steps(
+        rulebase.outsourcing,
+        assessment.services,
+        statuses,
+        material=has_material_candidates(rulebase.outsourcing, matched),
+    )
     the_plan = plan(rulebase, assessment, statuses=statuses, levels=levels, adj=adj, extra=extra)
     services, service_warnings = recommend(
         rulebase.outsourcing, assessment.services, matched, statuses
@@ -73,6 +78,8 @@ def build_roadmap(
         warnings=(*adj.warnings, *the_plan.warnings, *service_warnings),
         rule_base_version=rulebase.version,
         rule_base_digest=rulebase.digest,
+        horizon_months=the_plan.horizon_months,
+        quarter_capacity=the_plan.quarter_capacity,
     )
     return Evaluation(roadmap, the_plan, adj)
 
@@ -100,6 +107,7 @@ class RoadmapEngine:
     ) -> Evaluation:
         if not checked:
             check(assessment, self.rulebase)
+        assessment = resolve_aliases(assessment, self.rulebase)
         conclusions = self.rules.evaluate(assessment, deadline=deadline)
         return build_roadmap(self.rulebase, assessment, conclusions.fired, conclusions.matched)
 
@@ -114,7 +122,9 @@ class RoadmapEngine:
     def explain(
         self, practice_id: str, assessment: Assessment, *, deadline: float | None = None
     ) -> Explanation:
-        """Why a practice is, or is not, in the unit's roadmap."""
+        """Why a practice (or the practice an alias was merged into) is, or is not, in
+        the unit's roadmap."""
+        practice_id = self.rulebase.canonical(practice_id)
         practice = self.rulebase.practices.get(practice_id)
         if practice is None:
             hint = suggest(practice_id, self.rulebase.practices)
@@ -123,7 +133,7 @@ class RoadmapEngine:
             )
         evaluation = self._evaluate(assessment, deadline=deadline)
         roadmap, adj = evaluation.roadmap, evaluation.adjustments
-        statuses = assessment.statuses()
+        statuses = resolve_aliases(assessment, self.rulebase).statuses()
         entry = statuses.get(practice_id)
         status = (
             entry.status if entry is not None and entry.status is not None else Status.NOT_STARTED
@@ -181,7 +191,7 @@ class RoadmapEngine:
             raise AssessmentError(problems)
         old = self._evaluate(before, checked=True, deadline=deadline).roadmap
         new = self._evaluate(after, checked=True, deadline=deadline).roadmap
-        statuses = after.statuses()
+        statuses = resolve_aliases(after, self.rulebase).statuses()
         old_steps = {s.practice_id for s in old.steps}
         old_warnings = {(w.code, w.practice_ids): w for w in old.warnings}
         new_warnings = {(w.code, w.practice_ids): w for w in new.warnings}

@@ -176,12 +176,20 @@ def _cite(raw: Mapping[str, Any]) -> Source:
         section=raw.get("section"),
         quote=raw.get("quote"),
         addition=raw.get("addition"),
+        assumption=raw.get("assumption"),
     )
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def hint(practice_id: str, practices: Iterable[str], aliases: Mapping[str, str]) -> str:
+    """Why a rule file may not name an id: a retired alias, or a likely typo."""
+    if practice_id in aliases:
+        return f" (it was merged into '{aliases[practice_id]}': name that instead)"
+    return suggest(practice_id, practices)
 
 
 # --- the loader --------------------------------------------------------------------
@@ -191,6 +199,7 @@ class _Loader:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.problems: list[Problem] = []
+        self.aliases: dict[str, str] = {}  # retired id -> canonical, once practices are read
 
     def problem(self, file: str, entry: str, message: str, line: int | None = None) -> None:
         self.problems.append(Problem(file=file, entry=entry, message=message, line=line))
@@ -281,7 +290,8 @@ class _Loader:
         models = self._models(files)
         practices = self._practices(files, models)
         self._apply_overrides(files, practices)
-        self._check_practices(practices, models)
+        self.aliases = aliases = self._aliases(practices)
+        self._check_practices(practices, models, aliases)
         context_rules = self._context_rules(files, practices, models)
         outsourcing = self._outsourcing(files, practices)
         self._check_rule_ids(context_rules, outsourcing)
@@ -296,7 +306,44 @@ class _Loader:
             outsourcing=outsourcing,
             files=tuple(f.path for f in files),
             by_model={m: tuple(p for p in practices.values() if p.model == m) for m in models},
+            aliases=aliases,
         )
+
+    def _aliases(self, practices: Mapping[str, Practice]) -> dict[str, str]:
+        """Retired id -> canonical id. A retired id is never defined again, and two
+        practices with the same title are undeclared twins: merge one into the other."""
+        aliases: dict[str, str] = {}
+        titles: dict[str, Practice] = {}
+        for pid, practice in practices.items():
+            entry = f"practice '{pid}'"
+            for alias in practice.aliases:
+                if alias in practices:
+                    self.problem(
+                        practice.origin.path,
+                        entry,
+                        f"alias '{alias}' is also defined as a practice "
+                        f"({practices[alias].origin}): a merged practice is not defined again",
+                        practice.origin.line,
+                    )
+                elif alias in aliases:
+                    self.problem(
+                        practice.origin.path,
+                        entry,
+                        f"alias '{alias}' is already an alias of '{aliases[alias]}'",
+                        practice.origin.line,
+                    )
+                else:
+                    aliases[alias] = pid
+            title = " ".join(practice.title.casefold().split())
+            if (twin := titles.setdefault(title, practice)) is not practice:
+                self.problem(
+                    practice.origin.path,
+                    entry,
+                    f"same title as practice '{twin.id}' ({twin.origin}): an undeclared twin; "
+                    f"merge one into the other and list the retired id under 'aliases'",
+                    practice.origin.line,
+                )
+        return aliases
 
     def _models(self, files: list[_File]) -> dict[str, Model]:
         models: dict[str, Model] = {}
@@ -367,6 +414,7 @@ class _Loader:
                     value=raw["value"],
                     source=_cite(raw["source"]),
                     origin=Origin(file.path, raw.line),
+                    aliases=tuple(raw.get("aliases", ())),
                 )
                 practices[pid] = practice
         return practices
@@ -391,12 +439,26 @@ class _Loader:
                 changes = {
                     k: raw[k] for k in ("title", "description", "effort", "value") if k in raw
                 }
-                added = tuple(r for r in raw.get("requires_add", ()) if r not in practice.requires)
-                practice = replace(practice, requires=practice.requires + added, **changes)
+                for dropped in raw.get("requires_remove", ()):
+                    if dropped not in practice.requires:
+                        self.problem(
+                            file.path,
+                            entry,
+                            f"requires_remove: '{pid}' does not require '{dropped}'",
+                            raw.line,
+                        )
+                kept = tuple(
+                    r for r in practice.requires if r not in raw.get("requires_remove", ())
+                )
+                added = tuple(r for r in raw.get("requires_add", ()) if r not in kept)
+                practice = replace(practice, requires=kept + added, **changes)
                 practices[pid] = practice
 
     def _check_practices(
-        self, practices: Mapping[str, Practice], models: Mapping[str, Model]
+        self,
+        practices: Mapping[str, Practice],
+        models: Mapping[str, Model],
+        aliases: Mapping[str, str],
     ) -> None:
         for pid, practice in practices.items():
             entry = f"practice '{pid}'"
@@ -434,7 +496,9 @@ class _Loader:
                     continue
                 other = practices.get(required)
                 if other is None:
-                    report(f"requires unknown practice '{required}'{suggest(required, practices)}")
+                    report(
+                        f"requires unknown practice '{required}'{hint(required, practices, aliases)}"
+                    )
                     continue
                 if (
                     other.model == practice.model
@@ -465,7 +529,8 @@ class _Loader:
                 self.problem(
                     file,
                     entry,
-                    f"condition tests unknown practice '{test.name}'{suggest(test.name, practices)}",
+                    f"condition tests unknown practice '{test.name}'"
+                    f"{hint(test.name, practices, self.aliases)}",
                     line,
                 )
             if (
@@ -495,7 +560,7 @@ class _Loader:
                 effects = []
                 for index, effect_raw in enumerate(raw["effects"]):
                     effect = _effect(effect_raw)
-                    for message in _effect_problems(effect, practices, models):
+                    for message in _effect_problems(effect, practices, models, self.aliases):
                         self.problem(
                             file.path, entry, f"effects[{index}]: {message}", effect_raw.line
                         )
@@ -675,12 +740,18 @@ def _effect(raw: Mapping[str, Any]) -> Effect:
     if kind == "require":
         return RequireEffect(practice=raw["practice"], requires=tuple(raw["requires"]))
     return WarnEffect(
-        code=raw["code"], message=raw["message"], practices=tuple(raw.get("practices", ()))
+        code=raw["code"],
+        message=raw["message"],
+        practices=tuple(raw.get("practices", ())),
+        urgent=bool(raw.get("urgent", False)),
     )
 
 
 def _effect_problems(
-    effect: Effect, practices: Mapping[str, Any], models: Mapping[str, Model]
+    effect: Effect,
+    practices: Mapping[str, Any],
+    models: Mapping[str, Model],
+    aliases: Mapping[str, str],
 ) -> Iterator[str]:
     named: tuple[str, ...] = ()
     if isinstance(effect, ScoreEffect):
@@ -699,7 +770,7 @@ def _effect_problems(
             yield f"'{effect.practice}' cannot require itself"
     for pid in named:
         if pid not in practices:
-            yield f"unknown practice '{pid}'{suggest(pid, practices)}"
+            yield f"unknown practice '{pid}'{hint(pid, practices, aliases)}"
 
 
 def _digest(manifest: Mapping[str, Any], files: list[_File]) -> str:

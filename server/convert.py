@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 
 from roadmap.v1 import roadmap_pb2 as pb
 
-from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, Target, UserBase
+from engine.assessment import (
+    Assessment,
+    Grade,
+    Metrics,
+    PracticeStatus,
+    Service,
+    Sourcing,
+    Target,
+    UserBase,
+)
 from engine.model import Recommendation, Status
 
 if TYPE_CHECKING:
@@ -42,9 +51,15 @@ _USER_BASE = {
     pb.USER_BASE_INTERNAL_COMPLEX: UserBase.INTERNAL_COMPLEX,
 }
 _GRADE = {pb.LEVEL_LOW: Grade.LOW, pb.LEVEL_MEDIUM: Grade.MEDIUM, pb.LEVEL_HIGH: Grade.HIGH}
+_SOURCING = {
+    pb.SOURCING_IN_HOUSE: Sourcing.IN_HOUSE,
+    pb.SOURCING_OUTSOURCED: Sourcing.OUTSOURCED,
+    pb.SOURCING_SAAS: Sourcing.SAAS,
+}
 _RECOMMENDATION = {
     Recommendation.DECOMMISSION: pb.RECOMMENDATION_DECOMMISSION,
     Recommendation.OUTSOURCE: pb.RECOMMENDATION_OUTSOURCE,
+    Recommendation.RETENDER: pb.RECOMMENDATION_RETENDER,
     Recommendation.RETAIN: pb.RECOMMENDATION_RETAIN,
     Recommendation.INVEST: pb.RECOMMENDATION_INVEST,
     Recommendation.REVIEW: pb.RECOMMENDATION_REVIEW,
@@ -82,9 +97,13 @@ def assessment_from_proto(message: pb.Assessment) -> Assessment:
                 if s.HasField("commodity_available")
                 else None,
                 criticality=_GRADE.get(s.criticality),
+                sourcing=_SOURCING.get(s.sourcing),
+                contract_end_date=s.contract_end_date,
+                transition_cost=s.transition_cost,
             )
             for s in message.services
         ),
+        horizon_months=message.horizon_months if message.HasField("horizon_months") else None,
     )
 
 
@@ -131,6 +150,7 @@ def _step(step: Step) -> pb.Step:
         level=step.level or 0,
         effort=step.effort,
         requires=step.requires,
+        quarter=step.quarter,
     )
 
 
@@ -141,6 +161,9 @@ def _service(recommendation: ServiceRecommendation) -> pb.ServiceRecommendation:
         estimated_annual_saving=recommendation.estimated_annual_saving,
         provisional=recommendation.provisional,
         reasons=[_reason(r) for r in recommendation.reasons],
+        transition_cost=recommendation.transition_cost,
+        net_first_year_saving=recommendation.net_first_year_saving,
+        payback_months=recommendation.payback_months,
     )
 
 
@@ -164,6 +187,8 @@ def roadmap_to_proto(roadmap: Roadmap, rulebase: RuleBase) -> pb.GetRoadmapRespo
         warnings=[_warning(w) for w in roadmap.warnings],
         rule_base=rule_base_info(rulebase),
         unit_id=roadmap.unit_id,
+        horizon_months=roadmap.horizon_months,
+        quarter_capacity=roadmap.quarter_capacity,
     )
 
 
@@ -245,7 +270,9 @@ def practice_to_proto(practice: Practice) -> pb.Practice:
             section=source.section or "",
             quote=source.quote or "",
             addition=source.addition or "",
+            assumption=source.assumption or "",
         ),
+        aliases=practice.aliases,
     )
 
 

@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
-from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, Target, UserBase
+from engine.assessment import (
+    Assessment,
+    Grade,
+    Metrics,
+    PracticeStatus,
+    Service,
+    Sourcing,
+    Target,
+    UserBase,
+)
 from engine.model import Status
 
 if TYPE_CHECKING:
@@ -55,6 +64,8 @@ services = st.lists(
         differentiation=grades,
         commodity_available=flags,
         criticality=grades,
+        sourcing=st.one_of(st.none(), st.sampled_from(list(Sourcing))),
+        transition_cost=st.one_of(st.just(0.0), st.floats(min_value=0, max_value=500_000)),
     ),
     unique_by=lambda s: s.id,
     max_size=8,
@@ -76,4 +87,5 @@ def assessments(rulebase: RuleBase) -> st.SearchStrategy[Assessment]:
         targets=st.one_of(st.just(()), targets(rulebase)),
         wave_capacity=st.one_of(st.none(), st.integers(1, 20)),
         services=services,
+        horizon_months=st.one_of(st.none(), st.integers(3, 120)),
     )

@@ -113,7 +113,10 @@ def test_context_and_outsourcing_rules_cover_what_the_seeds_state(bundled: RuleB
     assert {
         "external-user-base-devsecops-first",
         "internal-user-base-itsm-first",
-        "high-keep-the-lights-on-share",
+        "keep-the-lights-on-above-average",
+        "critical-keep-the-lights-on-share",
+        "morale-may-decline",
+        "continuous-deployment-with-sprint-cab-approval",
         "high-staff-turnover",
         "self-service-below-high-performers",
         "self-service-at-typical-level",
@@ -124,6 +127,7 @@ def test_context_and_outsourcing_rules_cover_what_the_seeds_state(bundled: RuleB
     assert decisions | {bundled.outsourcing.fallback.value} == {
         "decommission",
         "outsource",
+        "retender",
         "retain",
         "invest",
         "review",

@@ -17,7 +17,16 @@ def test_plan_prints_the_get_roadmap_response_as_json() -> None:
     result = roadmap("plan", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
     response = json.loads(result.stdout)
-    assert set(response) == {"levels", "steps", "outsourcing", "warnings", "rule_base", "unit_id"}
+    assert set(response) == {
+        "levels",
+        "steps",
+        "outsourcing",
+        "warnings",
+        "rule_base",
+        "unit_id",
+        "horizon_months",
+        "quarter_capacity",
+    }
     assert response["unit_id"] == "web-shop"
     assert response["rule_base"]["digest"].startswith("sha256:")
     assert "loaded_at" not in response["rule_base"]

@@ -67,6 +67,46 @@ def test_table_shows_levels_waves_and_portfolio() -> None:
     assert "█" in out  # the level bars
 
 
+def test_every_view_shows_signed_reasons_once_quarters_and_the_portfolio_caveats(
+    tmp_path: Path,
+) -> None:
+    held = [
+        s["practice_id"]
+        for s in plan_json(REFERENCE)["steps"]  # type: ignore[attr-defined]
+        if any(r.get("amount", 0) < 0 for r in s["reasons"])
+    ]
+    assert held, "the internal unit's DevSecOps steps are held back by the user-base rule"
+    for name in ("table", "markdown", "html"):
+        text = ""
+        for example in (REFERENCE, INTERNAL):  # the second has a critical service to outsource
+            out = tmp_path / f"{example.stem}.{name}"
+            result = roadmap("plan", "--format", name, "-o", str(out), str(example))
+            assert result.returncode == 0, result.stderr
+            text += out.read_text()
+        flat = " ".join(text.replace("│", " ").split())
+        assert "held back by" in flat, name
+        assert "(-1)" in flat, name  # what held a step back, with its sign
+        assert "(+2)" in flat, name  # what raised one
+        assert "Q1" in flat, name  # waves are quarters
+        assert "business-critical" in flat, name  # the critical-service caveat
+        assert "payback" in flat, name
+        if name == "markdown":
+            for row in (line for line in text.splitlines() if line.startswith("| **")):
+                parts = row.split(" | ")[3].split("; ")
+                assert len(parts) == len(set(parts)), row  # no reason printed twice
+
+
+def test_the_level_bar_shows_the_number_its_label_states() -> None:
+    out = roadmap("plan", "--format", "table", str(REFERENCE)).stdout
+    rows = [line for line in out.splitlines() if "% to level" in line]
+    assert rows
+    for row in rows:
+        bar = re.search(r"([█░]{20})\s+(\d+)% to level", row)
+        assert bar is not None, row
+        filled = bar.group(1).count("█")
+        assert filled == round(int(bar.group(2)) / 100 * 20), row
+
+
 def test_markdown_is_a_wiki_page() -> None:
     result = roadmap("plan", "--format", "markdown", str(CD))
     assert result.returncode == 0, result.stderr

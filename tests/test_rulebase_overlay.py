@@ -38,8 +38,9 @@ overrides:
     why: Regulated workloads; chaos experiments are out of scope.
     disabled: true
   - id: continuous-deployment
-    why: At ACME, continuous deployment also needs dependency scanning.
+    why: At ACME, continuous deployment also needs dependency scanning, not chaos engineering.
     requires_add: [dependency-vulnerability-scanning]
+    requires_remove: [chaos-engineering]
     value: 4
 """
 
@@ -61,9 +62,22 @@ def test_overlay_adds_overrides_and_disables(tmp_path: Path, bundled: RuleBase) 
     deployment = acme.practices["continuous-deployment"]
     assert deployment.value == 4
     assert deployment.requires == (
-        *bundled.practices["continuous-deployment"].requires,
+        *(
+            r
+            for r in bundled.practices["continuous-deployment"].requires
+            if r != "chaos-engineering"
+        ),
         "dependency-vulnerability-scanning",
     )
+
+
+def test_overlay_cannot_remove_a_prerequisite_that_is_not_there(tmp_path: Path) -> None:
+    broken = ACME.replace("[chaos-engineering]", "[chaos-engineering, lean-delivery]")
+    with pytest.raises(RuleBaseError) as raised:
+        load_rulebase(write_overlay(tmp_path / "acme", broken))
+    assert [p.message for p in raised.value.problems] == [
+        "requires_remove: 'continuous-deployment' does not require 'lean-delivery'"
+    ]
 
 
 def test_overlay_problems_name_the_overlay_file(tmp_path: Path) -> None:
