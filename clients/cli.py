@@ -239,6 +239,7 @@ def practice_record(practice: Practice) -> dict[str, Any]:
             ("section", practice.source.section),
             ("quote", practice.source.quote),
             ("addition", practice.source.addition),
+            ("assumption", practice.source.assumption),
         )
         if value is not None
     }
@@ -251,6 +252,8 @@ def practice_record(practice: Practice) -> dict[str, Any]:
     }
     if practice.level is not None:
         record["level"] = practice.level
+    if practice.aliases:
+        record["aliases"] = list(practice.aliases)
     record |= {
         "requires": list(practice.requires),
         "effort": practice.effort,

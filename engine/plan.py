@@ -213,7 +213,7 @@ def plan(
                     "plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked[pid]} later step(s)"
                 )
             )
-        merged = _one_per_rule(reasons)
+        merged = one_per_rule(reasons)
         scored[pid] = (round(sum(r.amount for r in merged), PRECISION), merged)
 
     # A prerequisite is scheduled with the priority of the most pressing step waiting
@@ -273,7 +273,7 @@ def plan(
     return Plan(tuple(steps), tuple(warnings), frozenset(wanted), horizon, capacity)
 
 
-def _one_per_rule(reasons: Sequence[Reason]) -> list[Reason]:
+def one_per_rule(reasons: Sequence[Reason]) -> list[Reason]:
     """One reason per rule: a rule that both includes and raises a step (or makes it
     urgent) is one line, with its amounts summed and its roles in one text."""
     merged: dict[str, Reason] = {}

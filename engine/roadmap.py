@@ -18,7 +18,7 @@ from engine.levels import is_done
 from engine.levels import levels as model_levels
 from engine.model import Status
 from engine.outsourcing import has_material_candidates, precondition_steps, recommend
-from engine.plan import Adjustments, Plan, adjustments, plan, prerequisite_walk
+from engine.plan import Adjustments, Plan, adjustments, one_per_rule, plan, prerequisite_walk
 from engine.results import (
     Blocker,
     Comparison,
@@ -146,7 +146,7 @@ class RoadmapEngine:
             summary = f"{practice_id} is step {roadmap.steps.index(step) + 1} of {len(roadmap.steps)}, in wave {step.wave} with score {step.score:g}{waits}."
             reasons = step.reasons
         else:
-            reasons = tuple(adj.score_reasons(practice))
+            reasons = tuple(one_per_rule(adj.score_reasons(practice)))
             if is_done(entry):
                 summary = f"{practice_id} is not in the roadmap: it is {status.value}."
             else:

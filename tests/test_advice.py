@@ -5,7 +5,7 @@ Each test pins one defect a consultant found in earlier roadmaps (issue 12)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import given
@@ -29,6 +29,7 @@ from tests.strategies import assessments
 
 if TYPE_CHECKING:
     from engine.model import RuleBase
+    from engine.results import ServiceRecommendation
     from engine.roadmap import RoadmapEngine
 
 RULEBASE = load_rulebase()
@@ -226,26 +227,32 @@ def test_a_short_horizon_reports_what_does_not_fit(engine: RoadmapEngine) -> Non
 # --- outsourcing ----------------------------------------------------------------------------
 
 
-def _decide(engine: RoadmapEngine, *services: Service) -> dict[str, object]:
+def _decide(engine: RoadmapEngine, *services: Service) -> dict[str, ServiceRecommendation]:
     roadmap = engine.roadmap(Assessment("portfolio", services=services))
     return {d.service_id: d for d in roadmap.outsourcing}
 
 
+def commodity(service_id: str, annual_cost: float, **fields: Any) -> Service:
+    """A live service the market offers as a commodity and that does not differentiate."""
+    defaults: dict[str, Any] = {
+        "live_requirement": True,
+        "differentiation": Grade.LOW,
+        "commodity_available": True,
+    }
+    return Service(service_id, service_id, annual_cost, **(defaults | fields))
+
+
 def test_an_external_service_is_retendered_not_outsourced_again(engine: RoadmapEngine) -> None:
-    hosting = Service(
+    hosting = commodity(
         "hosting",
-        "Managed hosting",
         400_000,
-        live_requirement=True,
-        differentiation=Grade.LOW,
-        commodity_available=True,
         criticality=Grade.HIGH,
         sourcing=Sourcing.OUTSOURCED,
         contract_end_date="2027-06-30",
     )
     decision = _decide(engine, hosting)["hosting"]
-    assert decision.recommendation is Recommendation.RETENDER  # type: ignore[attr-defined]
-    rule_ids = [r.rule_id for r in decision.reasons]  # type: ignore[attr-defined]
+    assert decision.recommendation is Recommendation.RETENDER
+    rule_ids = [r.rule_id for r in decision.reasons]
     assert "outsource-costly-commodity" not in rule_ids
     assert "outsourcing.contract-end" in rule_ids
 
@@ -253,57 +260,32 @@ def test_an_external_service_is_retendered_not_outsourced_again(engine: RoadmapE
 def test_dead_wood_is_decommissioned_even_as_saas_and_with_no_reason_to_retain_it(
     engine: RoadmapEngine,
 ) -> None:
-    dead = Service(
-        "fax",
-        "Fax gateway",
-        45_000,
-        live_requirement=False,
-        differentiation=Grade.LOW,
-        commodity_available=False,
-        sourcing=Sourcing.SAAS,
+    dead = commodity(
+        "fax", 45_000, live_requirement=False, commodity_available=False, sourcing=Sourcing.SAAS
     )
     decision = _decide(engine, dead)["fax"]
-    assert decision.recommendation is Recommendation.DECOMMISSION  # type: ignore[attr-defined]
-    recommendations = {
-        rule.id: rule.recommendation
-        for rule in RULEBASE.outsourcing.rules  # type: ignore[union-attr]
-    }
-    for reason in decision.reasons:  # type: ignore[attr-defined]
+    assert decision.recommendation is Recommendation.DECOMMISSION
+    assert RULEBASE.outsourcing is not None
+    recommendations = {rule.id: rule.recommendation for rule in RULEBASE.outsourcing.rules}
+    for reason in decision.reasons:
         if reason.rule_id in recommendations:
             assert recommendations[reason.rule_id] is Recommendation.DECOMMISSION
 
 
 def test_savings_are_net_of_the_transition_cost_with_payback(engine: RoadmapEngine) -> None:
-    mail = Service(
-        "mail",
-        "On-premises mail",
-        320_000,
-        live_requirement=True,
-        differentiation=Grade.LOW,
-        commodity_available=True,
-        sourcing=Sourcing.IN_HOUSE,
-        transition_cost=120_000,
-    )
+    mail = commodity("mail", 320_000, sourcing=Sourcing.IN_HOUSE, transition_cost=120_000)
     other = Service("erp", "ERP", 1_000_000, live_requirement=True, differentiation=Grade.HIGH)
     decision = _decide(engine, mail, other)["mail"]
-    assert decision.recommendation is Recommendation.OUTSOURCE  # type: ignore[attr-defined]
-    assert decision.estimated_annual_saving == 96_000  # type: ignore[attr-defined]
-    assert decision.net_first_year_saving == -24_000  # type: ignore[attr-defined]
-    assert decision.payback_months == 15.0  # type: ignore[attr-defined]
+    assert decision.recommendation is Recommendation.OUTSOURCE
+    assert decision.estimated_annual_saving == 96_000
+    assert decision.net_first_year_saving == -24_000
+    assert decision.payback_months == 15.0
 
 
 def test_outsourcing_groundwork_is_raised_only_for_a_material_portfolio(
     engine: RoadmapEngine,
 ) -> None:
-    saas = Service(
-        "office",
-        "Office suite",
-        9_000,
-        live_requirement=True,
-        differentiation=Grade.LOW,
-        commodity_available=True,
-        sourcing=Sourcing.SAAS,
-    )
+    saas = commodity("office", 9_000, sourcing=Sourcing.SAAS)
     calm = engine.roadmap(Assessment("calm", services=(saas,))).step("service-catalog")
     assert calm is not None
     assert sum(r.amount for r in calm.reasons if r.rule_id == "outsourcing.preconditions") == 0
@@ -314,7 +296,8 @@ def test_outsourcing_groundwork_is_raised_only_for_a_material_portfolio(
 
 
 def test_thresholds_the_seeds_do_not_give_are_marked_as_assumptions(bundled: RuleBase) -> None:
-    rules = {r.id: r for r in bundled.outsourcing.rules}  # type: ignore[union-attr]
+    assert bundled.outsourcing is not None
+    rules = {r.id: r for r in bundled.outsourcing.rules}
     for rule_id in ("outsource-costly-commodity", "retender-external-service"):
         assert rules[rule_id].source.assumption, rule_id
         assert "assumption" in rules[rule_id].source.cite()
