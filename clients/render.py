@@ -67,7 +67,8 @@ def reasons_split(step: pb.Step) -> tuple[list[str], list[str]]:
 
 
 def quarter_label(step: pb.Step) -> str:
-    return f"Q{step.quarter}" if step.quarter else "beyond horizon"
+    """The quarter a step falls in, or "beyond" the planning horizon."""
+    return f"Q{step.quarter}" if step.quarter else "beyond"
 
 
 def _horizon(response: pb.GetRoadmapResponse) -> str:
