@@ -11,6 +11,7 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY engine engine
+COPY contract contract
 COPY server server
 COPY clients/__init__.py clients/backend.py clients/cli.py clients/client.py clients/launch.py clients/render.py clients/
 COPY proto proto

@@ -42,9 +42,9 @@ from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 from bench import procfs
 from bench.engine_bench import REFERENCE, bench_rulebase, exponent, synthetic_assessment
 from bench.synthetic import generate
+from contract.convert import assessment_from_proto, roadmap_to_proto
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
-from server.convert import assessment_from_proto, roadmap_to_proto
 
 REPO = Path(__file__).resolve().parent.parent
 ROADMAP = str(Path(sys.executable).parent / "roadmap")

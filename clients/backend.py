@@ -13,15 +13,15 @@ import grpc
 from roadmap.v1 import roadmap_pb2 as pb
 
 from clients.client import RoadmapClient, ServiceError, Violation
-from engine.errors import AssessmentError
-from engine.roadmap import RoadmapEngine
-from server.convert import (
+from contract.convert import (
     assessment_from_proto,
     comparison_to_proto,
     explanation_to_proto,
     practice_to_proto,
     roadmap_to_proto,
 )
+from engine.errors import AssessmentError
+from engine.roadmap import RoadmapEngine
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -26,13 +26,17 @@ from roadmap.v1 import roadmap_pb2 as pb
 from clients import render
 from clients.backend import Backend, LocalBackend, RemoteBackend
 from clients.client import RoadmapClient, ServiceError, channel_credentials
+from contract.settings import DEFAULT_ADDRESS, env_path
 from engine.errors import RuleBaseError
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
-from server import config as server_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
+
+    #: Registers a subcommand on the parser's subparsers: `serve`, which the console
+    #: script adds from the server package, so that clients never import the server.
+    AddCommand = Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
 
     from engine.model import Practice, RuleBase
 
@@ -40,7 +44,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
-DEFAULT_TARGET = os.environ.get("ROADMAP_TARGET", server_config.DEFAULT_LISTEN)
+DEFAULT_TARGET = os.environ.get("ROADMAP_TARGET", DEFAULT_ADDRESS)
 FORMATS = ("table", "json", "markdown", "mermaid", "html")
 EXTENSIONS = {"table": "txt", "json": "json", "markdown": "md", "mermaid": "mmd", "html": "html"}
 
@@ -517,16 +521,6 @@ def _health(args: argparse.Namespace) -> int:
     return EXIT_OK if reply.status == health_pb2.HealthCheckResponse.SERVING else EXIT_INVALID
 
 
-# --- serve ------------------------------------------------------------------------------
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from server.app import serve  # noqa: PLC0415  (only `serve` needs the server stack)
-
-    server_config.check(args, args.serve_parser)
-    return serve(server_config.from_namespace(args))
-
-
 # --- the parser -------------------------------------------------------------------------
 
 
@@ -562,7 +556,7 @@ def _remote_options(parser: argparse.ArgumentParser, *, required: bool = False) 
 
 def _tls_options(parser: argparse.ArgumentParser) -> None:
     """TLS to --target: any of these makes the connection TLS."""
-    env = server_config.env_path
+    env = env_path
     parser.add_argument(
         "--tls-ca",
         type=Path,
@@ -597,7 +591,7 @@ def _health_options(health: argparse.ArgumentParser) -> None:
     _tls_options(health)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="roadmap", description="Roadmap Engine: IT, DevSecOps and ITSM maturity roadmaps."
     )
@@ -682,14 +676,13 @@ def build_parser() -> argparse.ArgumentParser:
     _health_options(health)
     health.set_defaults(handler=_health)
 
-    serve = commands.add_parser("serve", help="run the gRPC service")
-    server_config.add_arguments(serve)
-    serve.set_defaults(handler=_serve, serve_parser=serve)
+    for add_command in extra_commands:
+        add_command(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand] = ()) -> int:
+    args = build_parser(extra_commands).parse_args(argv)
     handler = args.handler
     return int(handler(args))
 

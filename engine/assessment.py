@@ -14,9 +14,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from engine.errors import AssessmentError, FieldViolation
+from engine.errors import AssessmentError, FieldViolation, suggest
 from engine.model import Status
-from engine.rulebase import suggest
 
 if TYPE_CHECKING:
     from engine.model import RuleBase

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.assessment import check, resolve_aliases, validate
-from engine.errors import AssessmentError, FieldViolation
+from engine.errors import AssessmentError, FieldViolation, suggest
 from engine.levels import is_done
 from engine.levels import levels as model_levels
 from engine.model import Status
@@ -29,7 +29,6 @@ from engine.results import (
     PortfolioSummary,
     Roadmap,
 )
-from engine.rulebase import suggest
 from engine.ruleengine import CompiledRules, Encoding
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ one :class:`~engine.errors.RuleBaseError`, and nothing is returned.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import itertools
 import json
@@ -31,7 +30,8 @@ import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from engine.conditions import FRACTION_FIELDS, Condition, parse_condition, tests
-from engine.errors import Problem, RuleBaseError
+from engine.errors import Problem, RuleBaseError, suggest
+from engine.limits import MAX_TESTS_PER_RULE, durable_test_count
 from engine.model import (
     Axis,
     ContextRule,
@@ -50,7 +50,6 @@ from engine.model import (
     Source,
     WarnEffect,
 )
-from engine.ruleengine import MAX_TESTS_PER_RULE, durable_test_count
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 SCHEMA_DIR = BUNDLED_RULES / "schema"
@@ -178,11 +177,6 @@ def _cite(raw: Mapping[str, Any]) -> Source:
         addition=raw.get("addition"),
         assumption=raw.get("assumption"),
     )
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def hint(practice_id: str, practices: Iterable[str], aliases: Mapping[str, str]) -> str:

@@ -33,6 +33,11 @@ import durable.engine
 from engine.conditions import AllOf, AnyOf, Condition, Test, tests
 from engine.errors import EvaluationError
 from engine.facts import SERVICE_FIELDS, assessment_fields, context_facts, service_facts
+from engine.limits import (
+    MAX_FACT_PROPERTIES,
+    MAX_TESTS_PER_RULE,
+    durable_test_count,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -41,12 +46,6 @@ if TYPE_CHECKING:
     from engine.conditions import Value
     from engine.model import ContextRule, OutsourcingRule, RuleBase
 
-#: Tests (leaves, one per value of an ``in`` list, plus the fact-kind test) per ruleset.
-MAX_TESTS_PER_RULESET = 48
-#: One ruleset must hold a rule and its shard's sink rule.
-MAX_TESTS_PER_RULE = MAX_TESTS_PER_RULESET - 1
-#: durable-rules refuses facts with more properties than this (error 302).
-MAX_FACT_PROPERTIES = 255
 
 _SINK = "__sink__"
 _KIND = "t"
@@ -61,11 +60,6 @@ class Encoding(StrEnum):
     MINIMAL = "minimal"
     #: one fact per shard holding the whole assessment (every practice's status)
     FULL = "full"
-
-
-def durable_test_count(condition: Condition) -> int:
-    """How many durable-rules tests a condition compiles to, with the fact-kind test."""
-    return 1 + sum(len(t.operand) if isinstance(t.operand, tuple) else 1 for t in tests(condition))
 
 
 class _QuietHost(durable.engine.Host):  # type: ignore[misc]

@@ -1,1 +1,1 @@
-"""gRPC service: protobuf translation and operations (not built yet)."""
+"""The gRPC service: servicers, configuration, logging, metrics, health, reload and shutdown."""

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.settings import DEFAULT_ADDRESS, env_path
+from contract.settings import env as _env
 from engine.rulebase import BUNDLED_RULES
 
-DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_LISTEN = DEFAULT_ADDRESS
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$")
 
 
@@ -40,10 +41,6 @@ class Config:
     def address(self) -> str:
         """The address for grpc's add_*_port."""
         return self.listen
-
-
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"ROADMAP_{name}", default)
 
 
 def _listen(value: str) -> str:
@@ -77,12 +74,6 @@ def _mode(value: str) -> int:
     if not 0 <= mode <= 0o777:
         raise argparse.ArgumentTypeError(f"expected an octal file mode such as 0600, got {value!r}")
     return mode
-
-
-def env_path(name: str) -> Path | None:
-    """The path in ROADMAP_<name>, or None when it is unset or empty."""
-    value = _env(name, "")
-    return Path(value) if value else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -25,6 +25,17 @@ from grpc_status import rpc_status
 from roadmap.v1 import roadmap_pb2 as pb
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
+from contract.convert import (
+    assessment_from_proto,
+    comparison_to_proto,
+    explanation_to_proto,
+    model_to_proto,
+    practice_to_proto,
+    roadmap_to_proto,
+    rule_base_info,
+    summary_to_proto,
+    violations_to_proto,
+)
 from engine.assessment import validate
 from engine.errors import (
     AssessmentError,
@@ -35,18 +46,7 @@ from engine.errors import (
     FieldViolation,
     InputRefusedError,
     RuleBaseError,
-)
-from engine.rulebase import suggest
-from server.convert import (
-    assessment_from_proto,
-    comparison_to_proto,
-    explanation_to_proto,
-    model_to_proto,
-    practice_to_proto,
-    roadmap_to_proto,
-    rule_base_info,
-    summary_to_proto,
-    violations_to_proto,
+    suggest,
 )
 from server.observability import EVALUATIONS, LATENCY, REQUESTS, log, worker_index
 from server.state import NotLoadedError, log_refused

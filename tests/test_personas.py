@@ -16,8 +16,8 @@ import yaml
 from google.protobuf import json_format
 from roadmap.v1 import roadmap_pb2 as pb
 
+from contract.convert import assessment_from_proto
 from engine.sources import normalise
-from server.convert import assessment_from_proto
 from tests.expectations import check_roadmap
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import yaml
 from google.protobuf import json_format
 from roadmap.v1 import roadmap_pb2 as pb
 
-from server.convert import assessment_from_proto
+from contract.convert import assessment_from_proto
 from tests.expectations import check_roadmap
 
 if TYPE_CHECKING:
