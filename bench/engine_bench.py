@@ -30,11 +30,11 @@ from roadmap.v1 import roadmap_pb2 as pb
 from bench.synthetic import generate
 from contract.convert import assessment_from_proto
 from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, UserBase
+from engine.compiled import CompiledRules, Encoding
 from engine.errors import EvaluationError
 from engine.model import RuleBase, Status
 from engine.roadmap import build_roadmap
 from engine.rulebase import BUNDLED_RULES, load_rulebase
-from engine.ruleengine import CompiledRules, Encoding
 
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "clients" / "examples" / "reference-mid-maturity.json"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 import grpc
 from roadmap.v1 import roadmap_pb2 as pb
 
-from clients.client import RoadmapClient, ServiceError, Violation
+from clients.client import RoadmapClient, ServiceError
 from contract.convert import (
     assessment_from_proto,
     comparison_to_proto,
@@ -20,7 +20,7 @@ from contract.convert import (
     practice_to_proto,
     roadmap_to_proto,
 )
-from engine.errors import AssessmentError
+from engine.errors import AssessmentError, FieldViolation
 from engine.roadmap import RoadmapEngine
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ class Backend(Protocol):
     def practices(self, model: str) -> pb.ListPracticesResponse: ...
 
 
-def _invalid(error: AssessmentError, prefix: str = "") -> ServiceError:
-    violations = tuple(Violation(prefix + v.field, v.description) for v in error.violations)
+def _invalid(error: AssessmentError, *prefix: str) -> ServiceError:
+    """What the server would answer: paths from the request, the hint in the description."""
+    violations = tuple(FieldViolation((*prefix, *v.path), v.message) for v in error.violations)
     return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, str(error), violations)
 
 
@@ -58,15 +59,15 @@ class LocalBackend:
         self.rulebase = rulebase
         self.engine = RoadmapEngine(rulebase)
 
-    def _run(self, work: Callable[[], Answer], prefix: str = "") -> Answer:
+    def _run(self, work: Callable[[], Answer], *prefix: str) -> Answer:
         try:
             return work()
         except AssessmentError as error:
-            raise _invalid(error, prefix) from None
+            raise _invalid(error, *prefix) from None
 
     def roadmap(self, assessment: pb.Assessment) -> pb.GetRoadmapResponse:
         roadmap = self._run(
-            lambda: self.engine.roadmap(assessment_from_proto(assessment)), "assessment."
+            lambda: self.engine.roadmap(assessment_from_proto(assessment)), "assessment"
         )
         return roadmap_to_proto(roadmap, self.rulebase)
 
@@ -83,14 +84,9 @@ class LocalBackend:
         return explanation_to_proto(explanation, self.rulebase)
 
     def practices(self, model: str) -> pb.ListPracticesResponse:
-        if model and model not in self.rulebase.models:
-            known = ", ".join(self.rulebase.models)
-            raise ServiceError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"unknown model '{model}'",
-                (Violation("model", f"unknown model '{model}' (known: {known})"),),
-            )
-        chosen = [p for p in self.rulebase.practices.values() if not model or p.model == model]
+        if problems := self.rulebase.selection_problems(model):
+            raise _invalid(AssessmentError(problems))
+        chosen = self.rulebase.select(model)
         return pb.ListPracticesResponse(practices=[practice_to_proto(p) for p in chosen])
 
 

@@ -3,16 +3,23 @@
 Commands answer from the local engine by default, or from a server with ``--target``
 (``batch`` always streams through a server). Exit codes: 0 ok, 1 invalid input (every
 problem on stderr, with its field), 2 usage, 3 server unreachable or unable to answer
-in time (for `serve`: cannot listen).
+in time (for `serve`: cannot listen), 141 the reader of stdout went away (``| head``).
+
+JSON output, whichever the command, is one object (never a bare list), with the proto
+field names (``--json-names snake``) or the proto3 JSON names gRPC tools print
+(``--json-names camel``); several roadmaps on stdout are JSON Lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import re
 import sys
 from collections import Counter
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +39,7 @@ from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     #: Registers a subcommand on the parser's subparsers: `serve`, which the console
     #: script adds from the server package, so that clients never import the server.
@@ -44,11 +51,30 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = 3
+#: What a shell reports for `cat`, `seq` or `git log` killed by SIGPIPE (128 + 13) when
+#: their reader exits early; we stop as quietly, without being killed.
+EXIT_BROKEN_PIPE = 141
 DEFAULT_TARGET = os.environ.get("ROADMAP_TARGET", DEFAULT_ADDRESS)
 FORMATS = ("table", "json", "markdown", "mermaid", "html")
 EXTENSIONS = {"table": "txt", "json": "json", "markdown": "md", "mermaid": "mmd", "html": "html"}
+#: JSON field names: the proto field names (``unit_id``), or the lowerCamelCase names of
+#: the proto3 JSON mapping (``unitId``) that grpcurl and ``buf curl`` print.
+JSON_NAMES = ("snake", "camel")
+PACKAGE = "roadmap-engine"
 
 stderr = Console(stderr=True)
+
+
+class StdoutConsole(Console):
+    """A rich console on stdout that leaves a closed pipe to :func:`main`.
+
+    rich's own handling exits with status 1; this keeps one convention (141) for every
+    command, whether rich or ``print`` met the closed pipe.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
 
 
 class InputError(Exception):
@@ -120,25 +146,64 @@ def read_many(source: Path) -> Iterator[tuple[str, pb.Assessment | InputError]]:
                 yield where, exc
 
 
-def to_json(message: Any) -> str:
-    """Proto3 JSON with the contract's field names, every field present, stable order."""
-    return json_format.MessageToJson(
+def to_json(message: Any, names: str = "snake", *, compact: bool = False) -> str:
+    """Proto3 JSON of a contract message, every field present, stable order.
+
+    ``names``: the proto field names (``snake``) or the proto3 JSON names (``camel``);
+    ``compact``: one line, for JSON Lines.
+    """
+    record = json_format.MessageToDict(
         message,
-        preserving_proto_field_name=True,
+        preserving_proto_field_name=names == "snake",
         always_print_fields_with_no_presence=True,
-        indent=2,
-        ensure_ascii=False,
     )
+    return dumps(record, compact=compact)
 
 
-def _report(exc: ServiceError, target: str | None, subject: str) -> int:
-    """Print a failure the way people need it; return the exit code."""
+def dumps(record: Any, *, compact: bool = False) -> str:
+    if compact:
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(record, ensure_ascii=False, indent=2)
+
+
+def camel_keys(value: Any) -> Any:
+    """``value`` with every dict key in lowerCamelCase, as proto3 JSON spells field names."""
+    if isinstance(value, dict):
+        return {
+            re.sub(r"_([a-z0-9])", lambda m: m[1].upper(), key): camel_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [camel_keys(item) for item in value]
+    return value
+
+
+def _report(
+    exc: ServiceError,
+    target: str | None,
+    subject: str,
+    arguments: Mapping[str, str] | None = None,
+) -> int:
+    """Print a failure the way people need it; return the exit code.
+
+    A violation is blamed on ``subject`` (the input file), or, if its field is a key of
+    ``arguments``, on the command-line argument it names (``practice_id``: PRACTICE).
+    """
     if exc.code is grpc.StatusCode.INVALID_ARGUMENT:
+        arguments = arguments or {}
+        blamed: dict[str, None] = {}
         for violation in exc.violations:
-            print(f"error: {subject}: {violation}", file=sys.stderr)
+            if violation.field in arguments:
+                blame, problem = arguments[violation.field], violation.description
+            else:
+                blame, problem = subject, str(violation)
+            blamed[blame] = None
+            print(f"error: {blame}: {problem}", file=sys.stderr)
         if not exc.violations:
+            blamed[subject] = None
             print(f"error: {subject}: {exc.message}", file=sys.stderr)
-        print(f"{subject}: invalid input, {len(exc.violations) or 1} problem(s)", file=sys.stderr)
+        count = len(exc.violations) or 1
+        print(f"{', '.join(blamed)}: invalid input, {count} problem(s)", file=sys.stderr)
         return EXIT_INVALID
     if exc.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         # Unreachable, or it could not answer in time (its engine hung or crashed).
@@ -190,10 +255,12 @@ def _tls_refused(exc: OSError | ValueError) -> int:
     return EXIT_USAGE
 
 
-def _render(response: pb.GetRoadmapResponse, output: str) -> str | None:
+def _render(
+    response: pb.GetRoadmapResponse, output: str, names: str, *, compact: bool = False
+) -> str | None:
     """The text for a format; None for `table`, which rich prints itself."""
     if output == "json":
-        return to_json(response) + "\n"
+        return to_json(response, names, compact=compact) + "\n"
     if output == "markdown":
         return render.markdown(response)
     if output == "mermaid":
@@ -276,9 +343,9 @@ def _rules_list(args: argparse.Namespace) -> int:
         print(f"error: --model: unknown model '{args.model}'; known: {known}", file=sys.stderr)
         return EXIT_INVALID
     practices = [p for p in rulebase.practices.values() if args.model in (None, p.model)]
-    if args.json:
-        json.dump([practice_record(p) for p in practices], sys.stdout, indent=2, ensure_ascii=False)
-        print()
+    if args.format == "json":
+        record = {"practices": [practice_record(p) for p in practices]}
+        print(dumps(record if args.json_names == "snake" else camel_keys(record)))
         return EXIT_OK
     width = max((len(p.id) for p in practices), default=2)
     for practice in practices:
@@ -299,11 +366,18 @@ def _plan(args: argparse.Namespace) -> int:
     if read is None:
         return EXIT_INVALID
     messages = list(zip(args.files, read, strict=True))
-    if args.output is not None and len(messages) > 1 and not args.output.is_dir():
-        print(
-            f"error: --output: {args.output} must be a directory for several files", file=sys.stderr
-        )
-        return EXIT_USAGE
+    many = len(messages) > 1
+    directory = None
+    if args.output is not None and (many or args.output.is_dir()):
+        directory = args.output
+        if directory.exists() and not directory.is_dir():
+            print(
+                f"error: --output: {directory} must be a directory for several files",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        if not _make_directory(directory, "--output"):
+            return EXIT_USAGE
 
     def work(backend: Backend) -> int:
         status = EXIT_OK
@@ -313,28 +387,55 @@ def _plan(args: argparse.Namespace) -> int:
             except ServiceError as exc:
                 status = max(status, _report(exc, args.target, str(path)))
                 continue
-            _emit(response, args, many=len(messages) > 1)
+            if args.output is None:
+                _print_roadmap(response, args, lines=many)
+            else:
+                unit = f"{response.unit_id}.{EXTENSIONS[args.format]}"
+                target = args.output if directory is None else directory / unit
+                status = max(status, _write_roadmap(response, args, target))
         return status
 
     return _with_backend(args, work)
 
 
-def _emit(response: pb.GetRoadmapResponse, args: argparse.Namespace, *, many: bool) -> None:
-    text = _render(response, args.format)
-    if args.output is None:
-        if text is None:
-            render.print_table(response)
-        else:
-            sys.stdout.write(text)
-        return
-    target = args.output / f"{response.unit_id}.{EXTENSIONS[args.format]}" if many else args.output
+def _make_directory(directory: Path, flag: str) -> bool:
+    """Create ``directory`` and its parents if missing; False after saying why not."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: {flag}: cannot create {directory}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
+
+
+def _print_roadmap(
+    response: pb.GetRoadmapResponse, args: argparse.Namespace, *, lines: bool
+) -> None:
+    """To stdout; JSON as one compact line per roadmap (JSON Lines) when ``lines``."""
+    text = _render(response, args.format, args.json_names, compact=lines)
     if text is None:
-        console = Console(file=target.open("w", encoding="utf-8"), width=140, force_terminal=False)
-        console.print(render.roadmap_view(response))
-        console.file.close()
+        render.print_table(response, StdoutConsole())
     else:
-        target.write_text(text, encoding="utf-8")
+        sys.stdout.write(text)
+
+
+def _write_roadmap(response: pb.GetRoadmapResponse, args: argparse.Namespace, target: Path) -> int:
+    """To ``target``, creating its directory if missing; the exit status."""
+    text = _render(response, args.format, args.json_names)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            with target.open("w", encoding="utf-8") as file:
+                Console(file=file, width=140, force_terminal=False).print(
+                    render.roadmap_view(response)
+                )
+        else:
+            target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"error: --output: cannot write {target}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
     print(f"wrote {target}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -349,7 +450,7 @@ def _compare(args: argparse.Namespace) -> int:
         except ServiceError as exc:
             return _report(exc, args.target, f"{args.before} -> {args.after}")
         if args.format == "json":
-            print(to_json(response))
+            print(to_json(response, args.json_names))
             return EXIT_OK
         table = Table(
             title=f"{response.unit_id}: {args.before.name} -> {args.after.name}",
@@ -363,7 +464,7 @@ def _compare(args: argparse.Namespace) -> int:
                 f"{change.before} ({change.progress_before:.0%})",
                 f"{change.after} ({change.progress_after:.0%})",
             )
-        console = Console()
+        console = StdoutConsole()
         console.print(table)
         console.print(f"steps completed: {', '.join(response.steps_completed) or 'none'}")
         console.print(f"steps added: {', '.join(response.steps_added) or 'none'}")
@@ -386,9 +487,9 @@ def _explain(args: argparse.Namespace) -> int:
         try:
             response = backend.explain(args.practice, message)
         except ServiceError as exc:
-            return _report(exc, args.target, str(args.file))
+            return _report(exc, args.target, str(args.file), {"practice_id": "PRACTICE"})
         if args.format == "json":
-            print(to_json(response))
+            print(to_json(response, args.json_names))
             return EXIT_OK
         print(response.summary)
         if response.unmet_prerequisites:
@@ -408,14 +509,14 @@ def _practices(args: argparse.Namespace) -> int:
         except ServiceError as exc:
             return _report(exc, args.target, "--model")
         if args.format == "json":
-            print(to_json(response))
+            print(to_json(response, args.json_names))
             return EXIT_OK
         table = Table(title=f"{len(response.practices)} practices", title_justify="left")
         for column in ("id", "model / axis", "level", "requires"):
             table.add_column(column)
         for p in response.practices:
             table.add_row(p.id, f"{p.model} / {p.axis}", str(p.level or "-"), ", ".join(p.requires))
-        Console().print(table)
+        StdoutConsole().print(table)
         return EXIT_OK
 
     return _with_backend(args, work)
@@ -433,50 +534,63 @@ def _batch(args: argparse.Namespace) -> int:
     for _, problem in unreadable:
         print(f"error: {problem}", file=sys.stderr)
     good = [(where, item) for where, item in items if isinstance(item, pb.Assessment)]
-    args.out.mkdir(parents=True, exist_ok=True)
-    failed = len(unreadable)
-    summary_units: list[pb.Assessment] = []
+    if args.out is not None and not _make_directory(args.out, "--out"):
+        return EXIT_USAGE
     try:
         client = _connect(args, max(args.timeout, 60.0))
     except (OSError, ValueError) as exc:
         return _tls_refused(exc)
     with client:
         try:
-            with Progress(console=stderr, transient=False) as progress:
-                task = progress.add_task("roadmaps", total=len(good))
-                for response in client.stream_roadmaps(message for _, message in good):
-                    where, message = good[response.index]
-                    if response.HasField("error"):
-                        failed += 1
-                        for violation in response.error.field_violations:
-                            print(
-                                f"error: {where}: {violation.field}: {violation.description}",
-                                file=sys.stderr,
-                            )
-                    else:
-                        path = args.out / f"{response.unit_id or response.index}.json"
-                        path.write_text(to_json(response.roadmap) + "\n", encoding="utf-8")
-                        summary_units.append(message)
-                    progress.advance(task)
+            answered, failed = _stream(client, good, args)
             summary = (
-                client.summarize_portfolio(summary_units, top_blockers=args.top)
-                if summary_units
-                else None
+                client.summarize_portfolio(answered, top_blockers=args.top) if answered else None
             )
         except ServiceError as exc:
             return _report(exc, args.target, str(args.source))
-    print(
-        f"{len(summary_units)} roadmaps written to {args.out}; {failed} item(s) failed",
-        file=sys.stderr,
-    )
+    failed += len(unreadable)
+    done = f"written to {args.out}" if args.out is not None else "computed (--out DIR keeps them)"
+    print(f"{len(answered)} roadmaps {done}; {failed} item(s) failed", file=sys.stderr)
     if summary is not None:
         _print_summary(summary)
-        (args.out / "summary.json").write_text(to_json(summary) + "\n", encoding="utf-8")
+        if args.out is not None:
+            _write_json(args.out / "summary.json", to_json(summary, args.json_names))
     return EXIT_INVALID if failed else EXIT_OK
 
 
+def _stream(
+    client: RoadmapClient, good: list[tuple[str, pb.Assessment]], args: argparse.Namespace
+) -> tuple[list[pb.Assessment], int]:
+    """Every assessment through StreamRoadmaps, with a progress bar; each roadmap to
+    --out if given. The assessments answered, and how many items failed."""
+    answered: list[pb.Assessment] = []
+    failed = 0
+    with Progress(console=stderr, transient=False) as progress:
+        task = progress.add_task("roadmaps", total=len(good))
+        for response in client.stream_roadmaps(message for _, message in good):
+            where, message = good[response.index]
+            if response.HasField("error"):
+                failed += 1
+                for violation in response.error.field_violations:
+                    print(
+                        f"error: {where}: {violation.field}: {violation.description}",
+                        file=sys.stderr,
+                    )
+            else:
+                if args.out is not None:
+                    path = args.out / f"{response.unit_id or response.index}.json"
+                    _write_json(path, to_json(response.roadmap, args.json_names))
+                answered.append(message)
+            progress.advance(task)
+    return answered, failed
+
+
+def _write_json(path: Path, text: str) -> None:
+    path.write_text(text + "\n", encoding="utf-8")
+
+
 def _print_summary(summary: pb.SummarizePortfolioResponse) -> None:
-    console = Console()
+    console = StdoutConsole()
     levels = Table(title=f"Portfolio of {summary.units} units: levels", title_justify="left")
     levels.add_column("model")
     levels.add_column("units per level")
@@ -583,26 +697,72 @@ def _tls_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _health_options(health: argparse.ArgumentParser) -> None:
-    health.add_argument("--target", default=DEFAULT_TARGET, metavar="ADDR")
+    health.add_argument(
+        "--target",
+        default=DEFAULT_TARGET,
+        metavar="ADDR",
+        help=f"server (default {DEFAULT_TARGET}, or ROADMAP_TARGET)",
+    )
     health.add_argument(
         "--service", default="", metavar="NAME", help="service name (default: the server)"
     )
-    health.add_argument("--timeout", type=float, default=3.0, metavar="S")
+    health.add_argument(
+        "--timeout", type=float, default=3.0, metavar="S", help="deadline (default 3 s)"
+    )
     _tls_options(health)
 
 
-def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="roadmap", description="Roadmap Engine: IT, DevSecOps and ITSM maturity roadmaps."
+def _json_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json-names",
+        choices=JSON_NAMES,
+        default="snake",
+        help="JSON field names: snake, the proto field names (unit_id; the default), or "
+        "camel, the proto3 JSON names that grpcurl and buf curl print (unitId)",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    rules = commands.add_parser("rules", help="check and list a rule base")
-    rules_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    check = rules_commands.add_parser(
-        "check", help="validate a rule base; exit 1 with every problem"
+
+def _format_option(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
+    parser.add_argument(
+        "--format", choices=formats, default=formats[0], help=f"output (default {formats[0]})"
     )
-    check.add_argument("directory", nargs="?", type=Path, default=BUNDLED_RULES, metavar="DIR")
+
+
+def version() -> str:
+    """This package's version and the bundled rule base's."""
+    try:
+        package = metadata.version(PACKAGE)
+    except metadata.PackageNotFoundError:
+        package = "(not installed)"
+    try:
+        rulebase = load_rulebase(BUNDLED_RULES)
+    except RuleBaseError as exc:
+        bundled = f"bundled rule base invalid: {len(exc.problems)} problem(s) (roadmap rules check)"
+    else:
+        bundled = f"bundled rule base {rulebase.version} ({rulebase.digest})"
+    return f"{PACKAGE} {package}\n{bundled}\n"
+
+
+class _VersionAction(argparse.Action):
+    """--version, computed only when asked: loading the rule base takes a moment."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the version and the bundled rule base's, then exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        sys.stdout.write(version())
+        parser.exit()
+
+
+def _add_rules(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rules = commands.add_parser("rules", help="check and list a rule base")
+    actions = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    directory_help = "rule base directory (default: the bundled rule base)"
+    check = actions.add_parser("check", help="validate a rule base; exit 1 with every problem")
+    check.add_argument(
+        "directory", nargs="?", type=Path, default=BUNDLED_RULES, metavar="DIR", help=directory_help
+    )
     check.add_argument(
         "--seeds",
         type=Path,
@@ -610,29 +770,58 @@ def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.Argument
         help="also check every quote is verbatim in the seeds in DIR",
     )
     check.set_defaults(handler=_rules_check)
-    listing = rules_commands.add_parser("list", help="list the practices")
-    listing.add_argument("directory", nargs="?", type=Path, default=BUNDLED_RULES, metavar="DIR")
-    listing.add_argument("--json", action="store_true", help="print JSON with the rule file's keys")
+    listing = actions.add_parser("list", help="list the practices")
+    listing.add_argument(
+        "directory", nargs="?", type=Path, default=BUNDLED_RULES, metavar="DIR", help=directory_help
+    )
+    listing.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help='output (default text); json: {"practices": [...]} with the rule file\'s keys',
+    )
+    listing.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        default=argparse.SUPPRESS,
+        help="the same as --format json",
+    )
     listing.add_argument("--model", metavar="MODEL", help="only the practices of this model")
+    _json_options(listing)
     listing.set_defaults(handler=_rules_list)
 
+
+def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     plan = commands.add_parser("plan", help="the roadmap of assessment files")
     plan.add_argument(
-        "files", nargs="+", type=Path, metavar="FILE", help="roadmap.v1.Assessment as JSON"
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="an assessment: roadmap.v1.Assessment as JSON (see clients/examples/)",
     )
     plan.add_argument(
-        "--format", choices=FORMATS, default="json", help="output format (default json)"
+        "--format",
+        choices=FORMATS,
+        default="json",
+        help="output format (default json; JSON Lines for several files on stdout)",
     )
     plan.add_argument(
         "-o",
         "--output",
         type=Path,
         metavar="PATH",
-        help="write to PATH (a directory for several files)",
+        help="write to the file PATH, or to PATH/UNIT.EXT if PATH is a directory or several "
+        "files are given (the directory and its parents are created if missing)",
     )
+    _json_options(plan)
     _remote_options(plan)
     plan.set_defaults(handler=_plan)
 
+
+def _add_batch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     batch = commands.add_parser("batch", help="stream many assessments through a server")
     batch.add_argument(
         "source", type=Path, metavar="DIR|FILE.jsonl", help="a directory of *.json or a JSONL file"
@@ -640,51 +829,87 @@ def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.Argument
     batch.add_argument(
         "--out",
         type=Path,
-        default=Path("roadmaps"),
         metavar="DIR",
-        help="one result per unit (default ./roadmaps)",
+        help="write each roadmap to DIR/UNIT.json and the summary to DIR/summary.json "
+        "(DIR is created if missing); without it, only the summary is printed",
     )
     batch.add_argument(
         "--top", type=int, default=10, metavar="N", help="blockers in the summary (default 10)"
     )
+    _json_options(batch)
     _remote_options(batch, required=True)
     batch.set_defaults(handler=_batch)
 
+
+def _add_questions(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """compare, explain, practices: questions about assessments and the rule base."""
     compare = commands.add_parser("compare", help="what changed between two assessments of a unit")
-    compare.add_argument("before", type=Path, metavar="BEFORE")
-    compare.add_argument("after", type=Path, metavar="AFTER")
-    compare.add_argument("--format", choices=["table", "json"], default="table")
+    compare.add_argument("before", type=Path, metavar="BEFORE", help="the earlier assessment file")
+    compare.add_argument(
+        "after", type=Path, metavar="AFTER", help="the later assessment file of the same unit"
+    )
+    _format_option(compare, ("table", "json"))
+    _json_options(compare)
     _remote_options(compare)
     compare.set_defaults(handler=_compare)
 
     explain = commands.add_parser("explain", help="why a practice is or is not in the roadmap")
-    explain.add_argument("practice", metavar="PRACTICE")
-    explain.add_argument("file", type=Path, metavar="FILE")
-    explain.add_argument("--format", choices=["text", "json"], default="text")
+    explain.add_argument(
+        "practice", metavar="PRACTICE", help="a practice id or alias (see roadmap practices)"
+    )
+    explain.add_argument("file", type=Path, metavar="FILE", help="the unit's assessment file")
+    _format_option(explain, ("text", "json"))
+    _json_options(explain)
     _remote_options(explain)
     explain.set_defaults(handler=_explain)
 
     practices = commands.add_parser("practices", help="the practices of the rule base")
-    practices.add_argument("--model", metavar="MODEL")
-    practices.add_argument("--format", choices=["table", "json"], default="table")
+    practices.add_argument("--model", metavar="MODEL", help="only the practices of this model")
+    _format_option(practices, ("table", "json"))
+    _json_options(practices)
     _remote_options(practices)
     practices.set_defaults(handler=_practices)
 
+
+def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roadmap", description="Roadmap Engine: IT, DevSecOps and ITSM maturity roadmaps."
+    )
+    parser.add_argument("--version", action=_VersionAction)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_rules(commands)
+    _add_plan(commands)
+    _add_batch(commands)
+    _add_questions(commands)
     health = commands.add_parser(
         "health", help="is a server SERVING? (exit 0 yes, 1 no, 3 unreachable)"
     )
     _health_options(health)
     health.set_defaults(handler=_health)
-
     for add_command in extra_commands:
         add_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None, extra_commands: Sequence[AddCommand] = ()) -> int:
-    args = build_parser(extra_commands).parse_args(argv)
-    handler = args.handler
-    return int(handler(args))
+    try:
+        return _run(build_parser(extra_commands), argv)
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): no traceback, and nothing more to
+        # write; what is still buffered goes to /dev/null (Python's "Note on SIGPIPE").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    try:
+        args = parser.parse_args(argv)
+    finally:
+        sys.stdout.flush()  # --version exits here; a closed pipe is main()'s to handle
+    status = int(args.handler(args))
+    sys.stdout.flush()
+    return status
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ the field violations.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
@@ -24,6 +23,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from roadmap.v1 import roadmap_pb2 as pb
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
+
+from engine.errors import FieldViolation, parse_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -54,20 +55,15 @@ _SERVICE_CONFIG = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Violation:
-    field: str
-    description: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.description}"
+#: A field violation from a status's details: the engine's own type, path parsed back.
+Violation = FieldViolation
 
 
 class ServiceError(Exception):
     """A call failed: ``code`` is the gRPC status, ``violations`` the bad fields, if any."""
 
     def __init__(
-        self, code: grpc.StatusCode, message: str, violations: tuple[Violation, ...] = ()
+        self, code: grpc.StatusCode, message: str, violations: tuple[FieldViolation, ...] = ()
     ) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
@@ -76,14 +72,17 @@ class ServiceError(Exception):
 
     @classmethod
     def from_rpc_error(cls, error: grpc.RpcError) -> ServiceError:
-        violations: list[Violation] = []
+        violations: list[FieldViolation] = []
         status = rpc_status.from_call(error)  # type: ignore[arg-type]  # RpcError is also a Call
         if status is not None:
             for detail in status.details:
                 if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
                     bad = error_details_pb2.BadRequest()
                     detail.Unpack(bad)
-                    violations += [Violation(v.field, v.description) for v in bad.field_violations]
+                    violations += [
+                        FieldViolation(parse_path(v.field), v.description)
+                        for v in bad.field_violations
+                    ]
         return cls(error.code(), error.details() or "", tuple(violations))
 
 

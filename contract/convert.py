@@ -23,6 +23,7 @@ from engine.assessment import (
 from engine.model import Recommendation, Status
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from engine.errors import FieldViolation
@@ -33,9 +34,9 @@ if TYPE_CHECKING:
         PortfolioSummary,
         Reason,
         Roadmap,
+        RoadmapWarning,
         ServiceRecommendation,
         Step,
-        Warning,
     )
 
 _ADOPTION = {
@@ -128,7 +129,7 @@ def _reason(reason: Reason) -> pb.Reason:
     )
 
 
-def _warning(warning: Warning) -> pb.Warning:
+def _warning(warning: RoadmapWarning) -> pb.Warning:
     return pb.Warning(
         code=warning.code,
         message=warning.message,
@@ -287,9 +288,5 @@ def model_to_proto(model: Model, practices: int) -> pb.ModelInfo:
     )
 
 
-def violations_to_proto(
-    violations: tuple[FieldViolation, ...], prefix: str = ""
-) -> list[pb.FieldViolation]:
-    return [
-        pb.FieldViolation(field=prefix + v.field, description=v.description) for v in violations
-    ]
+def violations_to_proto(violations: Sequence[FieldViolation]) -> list[pb.FieldViolation]:
+    return [pb.FieldViolation(field=v.field, description=v.message) for v in violations]

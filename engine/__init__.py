@@ -42,9 +42,9 @@ if TYPE_CHECKING:
         PortfolioSummary,
         Reason,
         Roadmap,
+        RoadmapWarning,
         ServiceRecommendation,
         Step,
-        Warning,
     )
     from engine.roadmap import RoadmapEngine
     from engine.rulebase import BUNDLED_RULES, load_rulebase
@@ -82,7 +82,7 @@ _WHERE = {
         "Roadmap",
         "ServiceRecommendation",
         "Step",
-        "Warning",
+        "RoadmapWarning",
     ),
     "engine.roadmap": ("RoadmapEngine",),
     "engine.rulebase": ("BUNDLED_RULES", "load_rulebase"),
@@ -114,6 +114,7 @@ __all__ = [
     "Roadmap",
     "RoadmapEngine",
     "RoadmapError",
+    "RoadmapWarning",
     "RuleBase",
     "RuleBaseError",
     "Service",
@@ -123,7 +124,6 @@ __all__ = [
     "Step",
     "Target",
     "UserBase",
-    "Warning",
     "load_rulebase",
 ]
 

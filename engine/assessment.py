@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import datetime
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from engine.errors import AssessmentError, FieldViolation, suggest
+from engine.errors import AssessmentError, FieldViolation, Path, closest
 from engine.model import Status
 
 if TYPE_CHECKING:
@@ -28,7 +27,9 @@ MAX_TARGETS = 64
 MAX_ANNUAL_COST = 1e12
 MAX_HORIZON_MONTHS = 120
 
-_Add = Callable[[str, str], None]
+
+class _Add(Protocol):
+    def __call__(self, path: Path, description: str, suggestion: str | None = None) -> None: ...
 
 
 class UserBase(StrEnum):
@@ -146,10 +147,10 @@ def _fraction_problem(value: float) -> str | None:
 
 def _date_problem(value: str) -> str | None:
     try:
-        datetime.date.fromisoformat(value)
+        datetime.datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
         return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
-    if len(value) != len("YYYY-MM-DD"):
+    if len(value) != len("YYYY-MM-DD"):  # strptime takes 2027-1-5 too
         return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
     return None
 
@@ -158,17 +159,17 @@ def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]
     """Every problem of the assessment against the rule base, in field order."""
     problems: list[FieldViolation] = []
 
-    def add(path: str, description: str) -> None:
-        problems.append(FieldViolation(path, description))
+    def add(path: Path, description: str, suggestion: str | None = None) -> None:
+        problems.append(FieldViolation(path, description, suggestion))
 
     if not assessment.unit_id.strip():
-        add("unit_id", "must not be empty")
+        add(("unit_id",), "must not be empty")
     elif len(assessment.unit_id) > MAX_UNIT_ID_LENGTH:
-        add("unit_id", f"must be at most {MAX_UNIT_ID_LENGTH} characters")
+        add(("unit_id",), f"must be at most {MAX_UNIT_ID_LENGTH} characters")
 
     if len(assessment.practices) > MAX_PRACTICE_STATUSES:
         add(
-            "practices",
+            ("practices",),
             f"too many items: {len(assessment.practices)} (at most {MAX_PRACTICE_STATUSES})",
         )
     else:
@@ -177,16 +178,16 @@ def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]
     for name in ("keep_the_lights_on_share", "staff_turnover_rate", "self_service_share"):
         value = getattr(assessment.metrics, name)
         if value is not None and (problem := _fraction_problem(value)):
-            add(f"metrics.{name}", problem)
+            add(("metrics", name), problem)
 
     if len(assessment.targets) > MAX_TARGETS:
-        add("targets", f"too many items: {len(assessment.targets)} (at most {MAX_TARGETS})")
+        add(("targets",), f"too many items: {len(assessment.targets)} (at most {MAX_TARGETS})")
     else:
         _validate_targets(assessment, rulebase, add)
 
     if assessment.wave_capacity is not None and assessment.wave_capacity < 1:
         add(
-            "wave_capacity",
+            ("wave_capacity",),
             f"must be at least 1 effort point when set, got {assessment.wave_capacity}",
         )
 
@@ -194,13 +195,13 @@ def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]
         3 <= assessment.horizon_months <= MAX_HORIZON_MONTHS
     ):
         add(
-            "horizon_months",
+            ("horizon_months",),
             f"must be between 3 and {MAX_HORIZON_MONTHS} months when set, "
             f"got {assessment.horizon_months}",
         )
 
     if len(assessment.services) > MAX_SERVICES:
-        add("services", f"too many items: {len(assessment.services)} (at most {MAX_SERVICES})")
+        add(("services",), f"too many items: {len(assessment.services)} (at most {MAX_SERVICES})")
     else:
         _validate_services(assessment, add)
     return problems
@@ -209,48 +210,53 @@ def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]
 def _validate_practices(assessment: Assessment, rulebase: RuleBase, add: _Add) -> None:
     seen: dict[str, int] = {}
     for index, status in enumerate(assessment.practices):
-        path = f"practices[{index}]"
+        path: Path = ("practices", index)
         if not status.practice_id:
-            add(f"{path}.practice_id", "must not be empty")
+            add((*path, "practice_id"), "must not be empty")
         elif not rulebase.knows(status.practice_id):
-            hint = suggest(status.practice_id, rulebase.practices)
-            add(f"{path}.practice_id", f"unknown practice '{status.practice_id}'{hint}")
+            add(
+                (*path, "practice_id"),
+                f"unknown practice '{status.practice_id}'",
+                closest(status.practice_id, rulebase.practices),
+            )
         elif status.practice_id in seen:
             first = seen[status.practice_id]
             add(
-                f"{path}.practice_id",
+                (*path, "practice_id"),
                 f"duplicate of practices[{first}]: '{status.practice_id}' is listed twice",
             )
         else:
             seen[status.practice_id] = index
         if status.status is None:
-            add(f"{path}.adoption", "must be set (ADOPTED, PARTIAL or NOT_APPLICABLE)")
+            add((*path, "adoption"), "must be set (ADOPTED, PARTIAL or NOT_APPLICABLE)")
         if problem := _fraction_problem(status.progress):
-            add(f"{path}.progress", problem)
+            add((*path, "progress"), problem)
 
 
 def _validate_targets(assessment: Assessment, rulebase: RuleBase, add: _Add) -> None:
     seen: dict[str, int] = {}
     for index, target in enumerate(assessment.targets):
-        path = f"targets[{index}]"
+        path: Path = ("targets", index)
         model = rulebase.models.get(target.model)
         if model is None:
             known = ", ".join(rulebase.models)
-            add(f"{path}.model", f"unknown model '{target.model}' (known: {known})")
+            add((*path, "model"), f"unknown model '{target.model}' (known: {known})")
             continue
         if target.model in seen:
             add(
-                f"{path}.model", f"duplicate of targets[{seen[target.model]}]: one target per model"
+                (*path, "model"),
+                f"duplicate of targets[{seen[target.model]}]: one target per model",
             )
-        seen[target.model] = index
+        else:
+            seen[target.model] = index
         if model.has_levels and not 1 <= target.level <= model.max_level:
             add(
-                f"{path}.level",
+                (*path, "level"),
                 f"must be between 1 and {model.max_level} for model '{model.id}', got {target.level}",
             )
         elif not model.has_levels and target.level != 0:
             add(
-                f"{path}.level",
+                (*path, "level"),
                 f"model '{model.id}' has no levels: leave level unset (0) to target all of it",
             )
 
@@ -258,27 +264,27 @@ def _validate_targets(assessment: Assessment, rulebase: RuleBase, add: _Add) -> 
 def _validate_services(assessment: Assessment, add: _Add) -> None:
     seen: dict[str, int] = {}
     for index, service in enumerate(assessment.services):
-        path = f"services[{index}]"
+        path: Path = ("services", index)
         if not service.id.strip():
-            add(f"{path}.id", "must not be empty")
+            add((*path, "id"), "must not be empty")
         elif service.id in seen:
-            add(f"{path}.id", f"duplicate of services[{seen[service.id]}]: '{service.id}'")
+            add((*path, "id"), f"duplicate of services[{seen[service.id]}]: '{service.id}'")
         else:
             seen[service.id] = index
         if math.isnan(service.annual_cost) or math.isinf(service.annual_cost):
-            add(f"{path}.annual_cost", f"must be a finite amount, got {service.annual_cost}")
+            add((*path, "annual_cost"), f"must be a finite amount, got {service.annual_cost}")
         elif not 0 <= service.annual_cost <= MAX_ANNUAL_COST:
             add(
-                f"{path}.annual_cost",
+                (*path, "annual_cost"),
                 f"must be between 0 and {MAX_ANNUAL_COST:.0f}, got {service.annual_cost}",
             )
         if service.contract_end_date and (problem := _date_problem(service.contract_end_date)):
-            add(f"{path}.contract_end_date", problem)
+            add((*path, "contract_end_date"), problem)
         if not math.isfinite(service.transition_cost) or not (
             0 <= service.transition_cost <= MAX_ANNUAL_COST
         ):
             add(
-                f"{path}.transition_cost",
+                (*path, "transition_cost"),
                 f"must be a finite amount between 0 and {MAX_ANNUAL_COST:.0f}, "
                 f"got {service.transition_cost}",
             )

@@ -121,14 +121,3 @@ def evaluate(condition: Condition, facts: Mapping[str, Value]) -> bool:
     if isinstance(condition, AllOf):
         return all(evaluate(term, facts) for term in condition.terms)
     return any(evaluate(term, facts) for term in condition.terms)
-
-
-def describe(condition: Condition) -> str:
-    """A one-line human reading of a condition, for explanations and listings."""
-    if isinstance(condition, Test):
-        if isinstance(condition.operand, tuple):
-            return f"{condition.field} in [{', '.join(condition.operand)}]"
-        symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[condition.op]
-        return f"{condition.field} {symbol} {condition.operand:g}"
-    joiner = " and " if isinstance(condition, AllOf) else " or "
-    return "(" + joiner.join(describe(term) for term in condition.terms) + ")"

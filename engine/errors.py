@@ -9,6 +9,7 @@ Exception tree::
     ├── RuleBaseError       a rule base that cannot be loaded (carries every Problem)
     ├── AssessmentError     an assessment the engine cannot use (carries every FieldViolation)
     ├── EvaluationError     the rule engine failed on a valid input (a bug or a broken engine)
+    ├── UsageError          the engine was called wrongly (a programming error, not an input)
     └── ContainmentError    an engine worker process could not answer (see engine.isolated)
         ├── EngineTimeoutError   the evaluation outlived its deadline; its worker was replaced
         ├── EngineCrashedError   the worker died evaluating it, or no worker was left to ask
@@ -18,14 +19,38 @@ Exception tree::
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+#: A field's path in an input message: names and list indexes, outermost first.
+Path = tuple[str | int, ...]
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, if one is close enough to be a likely typo."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(suggestion: str | None) -> str:
+    return f" (did you mean '{suggestion}'?)" if suggestion else ""
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """A "did you mean" hint naming the closest of ``choices``, or nothing."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(closest(word, choices))
+
+
+def render_path(path: Path) -> str:
+    """``("assessment", "practices", 3, "practice_id")`` -> ``assessment.practices[3].practice_id``."""
+    rendered = ""
+    for part in path:
+        if isinstance(part, int):
+            rendered += f"[{part}]"
+        else:
+            rendered += f".{part}" if rendered else part
+    return rendered
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +83,40 @@ class RuleBaseError(RoadmapError):
         super().__init__(f"invalid rule base ({count} {noun}; nothing was loaded):\n{lines}")
 
 
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def parse_path(rendered: str) -> Path:
+    """The inverse of :func:`render_path`, for paths that arrive as text (a status's
+    BadRequest details)."""
+    return tuple(int(index) if index else name for name, index in _STEP.findall(rendered))
+
+
 @dataclass(frozen=True, slots=True)
 class FieldViolation:
-    """One problem of an input message: the field's path and what is wrong with it."""
+    """One problem of an input message: the field's path, what is wrong with it and,
+    for a misspelt name, the likely intended one."""
 
-    field: str
+    path: Path
     description: str
+    suggestion: str | None = None
+
+    @property
+    def field(self) -> str:
+        """The path as callers write it (``practices[3].practice_id``)."""
+        return render_path(self.path)
+
+    @property
+    def message(self) -> str:
+        """The description with its "did you mean" hint, for people."""
+        return self.description + did_you_mean(self.suggestion)
+
+    def within(self, *prefix: str | int) -> FieldViolation:
+        """The same violation seen from an enclosing message (``assessment.`` + path)."""
+        return FieldViolation((*prefix, *self.path), self.description, self.suggestion)
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.description}"
+        return f"{self.field}: {self.message}"
 
 
 class AssessmentError(RoadmapError):
@@ -82,8 +132,28 @@ class EvaluationError(RoadmapError):
     """The rule engine failed on input that passed validation."""
 
 
+class UsageError(RoadmapError, ValueError):
+    """The engine was called wrongly: a programming error, never the caller's input."""
+
+
 class ContainmentError(RoadmapError):
-    """The rule evaluation ran in a worker process that did not answer."""
+    """The rule evaluation ran in a worker process that did not answer.
+
+    ``digest`` names the input (hex), ``exit_code`` how its worker ended, and
+    ``limit_seconds`` the limit it ran past, where they apply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        digest: str | None = None,
+        exit_code: int | None = None,
+        limit_seconds: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.digest = digest
+        self.exit_code = exit_code
+        self.limit_seconds = limit_seconds
 
 
 class EngineTimeoutError(ContainmentError):

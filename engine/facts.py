@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.errors import UsageError
 from engine.model import Status
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def context_facts(assessment: Assessment, fields: Iterable[str]) -> dict[str, Va
         elif subject == "context":
             facts[name] = assessment.user_base.value
         else:
-            raise ValueError(f"not a context field: {name}")
+            raise UsageError(f"not a context field: {name}")
     return facts
 
 

@@ -43,13 +43,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engine.compiled import CompiledRules, Conclusions, Encoding, Facts, RuleLayout
 from engine.errors import (
     EngineCrashedError,
     EngineTimeoutError,
     EvaluationError,
     InputRefusedError,
+    UsageError,
 )
-from engine.ruleengine import CompiledRules, Conclusions, Encoding, Facts, RuleLayout
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -154,7 +155,7 @@ class IsolatedRules:
     ) -> None:
         """Start ``workers`` engine processes; EvaluationError if they cannot compile."""
         if workers < 1:
-            raise ValueError("an isolated evaluator needs at least one worker")
+            raise UsageError("an isolated evaluator needs at least one worker")
         self._faults = _faults(os.environ.get(FAULT_ENV, "") if faults is None else faults)
         self.layout = RuleLayout(rulebase, encoding)
         self.size = workers
@@ -363,7 +364,8 @@ class IsolatedRules:
         if reason is not None:
             raise InputRefusedError(
                 f"refused: this input ({digest.hex()}) {reason} earlier; it is not "
-                "evaluated again until the rule base is reloaded"
+                "evaluated again until the rule base is reloaded",
+                digest=digest.hex(),
             )
         limit = time.monotonic() + self.max_seconds
         cutoff = limit if deadline is None else min(limit, deadline)
@@ -408,7 +410,7 @@ class IsolatedRules:
                 raise _KilledError(message) from exc
             # A crash (SIGSEGV, SIGABRT, an exit) is the input's doing.
             self._refuse(digest, unit_id, f"crashed an engine worker (exit code {code})")
-            raise EngineCrashedError(message) from exc
+            raise EngineCrashedError(message, digest=digest.hex(), exit_code=code) from exc
         if answered:
             with self._changed:
                 self._busy.discard(worker)
@@ -428,5 +430,7 @@ class IsolatedRules:
             self._refuse(digest, unit_id, f"ran past the {self.max_seconds:g} s limit")
         limit_text = f"the {self.max_seconds:g} s limit" if overran else "the deadline"
         raise EngineTimeoutError(
-            f"rule evaluation ran past {limit_text}; its engine worker was stopped and replaced"
+            f"rule evaluation ran past {limit_text}; its engine worker was stopped and replaced",
+            digest=digest.hex(),
+            limit_seconds=self.max_seconds if overran else None,
         )

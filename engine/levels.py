@@ -50,7 +50,7 @@ def _fraction(practices: Sequence[Practice], statuses: Mapping[str, PracticeStat
     return round(sum(credit(statuses.get(p.id)) for p in practices) / len(practices), PRECISION)
 
 
-def standing(
+def _reached(
     practices: Sequence[Practice], max_level: int, statuses: Mapping[str, PracticeStatus]
 ) -> tuple[int, float]:
     """(level, progress) of a set of practices under the rule above.
@@ -82,14 +82,14 @@ def model_level(
     model: Model, rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]
 ) -> ModelLevel:
     practices = rulebase.practices_of(model.id)
-    level, progress = standing(practices, model.max_level, statuses)
+    level, progress = _reached(practices, model.max_level, statuses)
     by_axis: dict[str, list[Practice]] = {axis.id: [] for axis in model.axes}
     for practice in practices:
         by_axis[practice.axis].append(practice)
     axes = []
     for axis in model.axes:
         members = by_axis[axis.id]
-        axis_level, axis_progress = standing(members, model.max_level, statuses)
+        axis_level, axis_progress = _reached(members, model.max_level, statuses)
         axes.append(AxisLevel(axis=axis.id, level=axis_level, progress=axis_progress))
     return ModelLevel(
         model=model.id,
@@ -100,7 +100,7 @@ def model_level(
     )
 
 
-def levels(rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]) -> tuple[ModelLevel, ...]:
+def standings(rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]) -> tuple[ModelLevel, ...]:
     """Every model's standing, ordered by model id."""
     return tuple(
         model_level(rulebase.models[m], rulebase, statuses) for m in sorted(rulebase.models)

@@ -1,4 +1,4 @@
-"""durable-rules' limits, measured (``../shared/notes/durable-rules.md`` has the figures),
+"""durable-rules' limits, measured (``docs/durable-rules.md`` has the figures),
 and how much of them one condition uses. The loader refuses what would not fit; the
 compiler shards rules so that nothing comes near them.
 """

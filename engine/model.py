@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from engine.conditions import Condition
+from engine.errors import FieldViolation, closest
 
 
 class Status(StrEnum):
@@ -198,7 +199,6 @@ class RuleBase:
     practices: Mapping[str, Practice]
     context_rules: tuple[ContextRule, ...]
     outsourcing: OutsourcingPolicy | None
-    files: tuple[str, ...]
 
     by_model: Mapping[str, tuple[Practice, ...]] = field(default_factory=dict, compare=False)
     #: Retired practice id -> the practice it was merged into (indexed when loaded).
@@ -215,3 +215,37 @@ class RuleBase:
     def knows(self, practice_id: str) -> bool:
         """A practice id or an alias of one."""
         return practice_id in self.practices or practice_id in self.aliases
+
+    def selection_problems(
+        self, model: str = "", axis: str = "", level: int = 0
+    ) -> list[FieldViolation]:
+        """What is wrong with a practice filter (empty or 0: any), field by field."""
+        problems = []
+        found = self.models.get(model) if model else None
+        if model and found is None:
+            problems.append(
+                FieldViolation(
+                    ("model",),
+                    f"unknown model '{model}' (known: {', '.join(self.models)})",
+                    closest(model, self.models),
+                )
+            )
+        if axis and found is not None and axis not in found.axis_ids():
+            problems.append(
+                FieldViolation(
+                    ("axis",),
+                    f"unknown axis '{axis}' for model '{found.id}'",
+                    closest(axis, found.axis_ids()),
+                )
+            )
+        if level < 0:
+            problems.append(FieldViolation(("level",), "must not be negative"))
+        return problems
+
+    def select(self, model: str = "", axis: str = "", level: int = 0) -> tuple[Practice, ...]:
+        """The practices matching a filter (empty or 0: any), in rule base order."""
+        return tuple(
+            p
+            for p in (self.practices_of(model) if model else self.practices.values())
+            if (not axis or p.axis == axis) and (not level or p.level == level)
+        )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from engine.levels import is_adopted
 from engine.model import Recommendation
-from engine.results import Reason, ServiceRecommendation, Warning
+from engine.results import Reason, RoadmapWarning, ServiceRecommendation
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -90,7 +90,7 @@ def recommend(
     services: Sequence[Service],
     matched: Sequence[Sequence[str]],
     statuses: Mapping[str, PracticeStatus],
-) -> tuple[tuple[ServiceRecommendation, ...], tuple[Warning, ...]]:
+) -> tuple[tuple[ServiceRecommendation, ...], tuple[RoadmapWarning, ...]]:
     if policy is None or not services:
         return (), ()
     rules = {rule.id: rule for rule in policy.rules}
@@ -148,10 +148,10 @@ def recommend(
                 payback_months=_payback_months(saving, cost),
             )
         )
-    warnings: tuple[Warning, ...] = ()
+    warnings: tuple[RoadmapWarning, ...] = ()
     if missing:
         warnings = (
-            Warning(
+            RoadmapWarning(
                 "outsourcing-provisional",
                 "outsourcing recommendations are provisional until these are adopted: "
                 + ", ".join(missing),

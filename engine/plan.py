@@ -26,9 +26,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from engine.graph import peel
 from engine.levels import PRECISION, is_done
 from engine.model import IncludeEffect, RequireEffect, ScoreEffect, WarnEffect
-from engine.results import Reason, Step, Warning
+from engine.results import Reason, RoadmapWarning, Step
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -61,7 +62,7 @@ class Adjustments:
     by_model: dict[str, list[tuple[str | None, float, ContextRule]]] = field(default_factory=dict)
     includes: dict[str, list[Reason]] = field(default_factory=dict)
     requires: dict[str, list[tuple[str, ContextRule]]] = field(default_factory=dict)
-    warnings: list[Warning] = field(default_factory=list)
+    warnings: list[RoadmapWarning] = field(default_factory=list)
     #: practices a warning says must come "before" other work, with the rule saying so
     urgent: dict[str, ContextRule] = field(default_factory=dict)
     # Model- and axis-wide reasons, built once per (model, axis): not once per step.
@@ -79,7 +80,7 @@ class Adjustments:
         return reasons + self._wide[key]
 
     def warn(self, effect: WarnEffect, rule: ContextRule) -> None:
-        self.warnings.append(Warning(effect.code, effect.message, effect.practices, rule.id))
+        self.warnings.append(RoadmapWarning(effect.code, effect.message, effect.practices, rule.id))
         if effect.urgent:
             for pid in effect.practices:
                 self.urgent.setdefault(pid, rule)
@@ -122,7 +123,7 @@ def adjustments(fired: Sequence[ContextRule]) -> Adjustments:
 @dataclass(frozen=True, slots=True)
 class Plan:
     steps: tuple[Step, ...]
-    warnings: tuple[Warning, ...]
+    warnings: tuple[RoadmapWarning, ...]
     wanted: frozenset[str]
     horizon_months: int
     quarter_capacity: int
@@ -176,64 +177,19 @@ def plan(
 ) -> Plan:
     """The roadmap's steps (ordered by wave, score, id) and the planner's warnings."""
     wanted = wanted_practices(rulebase, assessment, statuses, levels)
-    for pid, reasons in adj.includes.items():
+    for pid, reasons in [*adj.includes.items(), *((p, [r]) for p, r in extra.items())]:
         if not is_done(statuses.get(pid)):
             wanted.setdefault(pid, []).extend(reasons)
-    for pid, reason in extra.items():
-        if not is_done(statuses.get(pid)):
-            wanted.setdefault(pid, []).append(reason)
 
     members, requires, needed_by = _closure(rulebase, wanted, statuses, adj)
-    order = _topological(members, requires)
+    order = _topological(requires)
     unlocked = _descendant_counts(order, needed_by)
     urgent = _urgent(adj, requires)
-    scored: dict[str, tuple[float, list[Reason]]] = {}
-    for pid in order:
-        practice = rulebase.practices[pid]
-        base = round(VALUE_EFFORT_WEIGHT * practice.value / practice.effort, PRECISION)
-        reasons = [
-            *(
-                [Reason(rule.id, rule.source.cite(), 0.0, f"{_URGENT}{rule.title}")]
-                if (rule := urgent.get(pid))
-                else []
-            ),
-            *members[pid],
-            Reason(
-                "plan.value-effort",
-                ENGINE_SOURCE,
-                base,
-                f"value {practice.value} against effort {practice.effort}",
-            ),
-            *adj.score_reasons(practice),
-        ]
-        if unlocked[pid]:
-            amount = round(min(UNLOCK_WEIGHT * unlocked[pid], MAX_UNLOCK_BONUS), PRECISION)
-            reasons.append(
-                Reason(
-                    "plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked[pid]} later step(s)"
-                )
-            )
-        merged = one_per_rule(reasons)
-        scored[pid] = (round(sum(r.amount for r in merged), PRECISION), merged)
-
-    # A prerequisite is scheduled with the priority of the most pressing step waiting
-    # for it: a raised step never waits behind its own groundwork's low score.
-    rank: dict[str, float] = {}
-    for pid in reversed(order):
-        own, reasons = scored[pid]
-        rank[pid], lead = max(
-            [(own, pid), *((rank[d], d) for d in sorted(needed_by.get(pid, ())))],
-            key=lambda item: item[0],
-        )
-        if lead != pid:
-            reasons.append(
-                Reason(
-                    "plan.brought-forward",
-                    ENGINE_SOURCE,
-                    0.0,
-                    f"scheduled with the priority of {lead} ({rank[pid]:g}), which waits for it",
-                )
-            )
+    scored = {
+        pid: _score(rulebase.practices[pid], members[pid], adj, urgent.get(pid), unlocked[pid])
+        for pid in order
+    }
+    rank = _rank(order, scored, needed_by)
     capacity = assessment.wave_capacity or DEFAULT_QUARTER_CAPACITY
     horizon = assessment.horizon_months or DEFAULT_HORIZON_MONTHS
     quarters = -(-horizon // 3)
@@ -258,10 +214,9 @@ def plan(
         for pid in members
     ]
     steps.sort(key=lambda s: (s.wave, s.practice_id not in urgent, -s.score, s.practice_id))
-    beyond = tuple(s.practice_id for s in steps if s.quarter == 0)
-    if beyond:
+    if beyond := tuple(s.practice_id for s in steps if s.quarter == 0):
         warnings.append(
-            Warning(
+            RoadmapWarning(
                 "steps-beyond-horizon",
                 f"{len(beyond)} of {len(steps)} steps do not fit in the {horizon}-month horizon "
                 f"at {capacity} effort points a quarter: plan them at the next review, or raise "
@@ -271,6 +226,66 @@ def plan(
             )
         )
     return Plan(tuple(steps), tuple(warnings), frozenset(wanted), horizon, capacity)
+
+
+def _score(
+    practice: Practice,
+    why: Sequence[Reason],
+    adj: Adjustments,
+    urgent: ContextRule | None,
+    unlocked: int,
+) -> tuple[float, list[Reason]]:
+    """A step's score and its reasons, one per rule (the score is their sum)."""
+    base = round(VALUE_EFFORT_WEIGHT * practice.value / practice.effort, PRECISION)
+    reasons = [
+        *(
+            [Reason(urgent.id, urgent.source.cite(), 0.0, f"{_URGENT}{urgent.title}")]
+            if urgent
+            else []
+        ),
+        *why,
+        Reason(
+            "plan.value-effort",
+            ENGINE_SOURCE,
+            base,
+            f"value {practice.value} against effort {practice.effort}",
+        ),
+        *adj.score_reasons(practice),
+    ]
+    if unlocked:
+        amount = round(min(UNLOCK_WEIGHT * unlocked, MAX_UNLOCK_BONUS), PRECISION)
+        reasons.append(
+            Reason("plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked} later step(s)")
+        )
+    merged = one_per_rule(reasons)
+    return round(sum(r.amount for r in merged), PRECISION), merged
+
+
+def _rank(
+    order: Sequence[str],
+    scored: Mapping[str, tuple[float, list[Reason]]],
+    needed_by: Mapping[str, set[str]],
+) -> dict[str, float]:
+    """The priority each step is scheduled with: its score, or that of the most pressing
+    step waiting for it (a raised step never waits behind its own groundwork's low
+    score); a step brought forward says so among its reasons."""
+    rank: dict[str, float] = {}
+    for pid in reversed(order):
+        own, reasons = scored[pid]
+        rank[pid], lead = max(
+            [(own, pid), *((rank[d], d) for d in sorted(needed_by.get(pid, ())))],
+            key=lambda item: item[0],
+        )
+        if lead != pid:
+            reasons.append(
+                Reason(
+                    "plan.brought-forward",
+                    ENGINE_SOURCE,
+                    0.0,
+                    f"scheduled with the priority of {lead} ({rank[pid]:g}), which waits for it",
+                )
+            )
+    return rank
 
 
 def one_per_rule(reasons: Sequence[Reason]) -> list[Reason]:
@@ -359,24 +374,11 @@ def _closure(
     return members, requires, needed_by
 
 
-def _topological(members: Mapping[str, object], requires: Mapping[str, Sequence[str]]) -> list[str]:
-    """Prerequisites before dependants (Kahn); ties by id, so the order is deterministic."""
-    pending = {pid: len(requires[pid]) for pid in members}
-    dependants: dict[str, list[str]] = defaultdict(list)
-    for pid in members:
-        for required in requires[pid]:
-            dependants[required].append(pid)
-    ready = sorted((pid for pid, n in pending.items() if n == 0), reverse=True)
-    order = []
-    while ready:
-        pid = ready.pop()
-        order.append(pid)
-        for dependant in dependants[pid]:
-            pending[dependant] -= 1
-            if pending[dependant] == 0:
-                ready.append(dependant)
-    if len(order) != len(members):  # the loader refuses cycles; this guards the invariant
-        raise AssertionError("prerequisite cycle among roadmap steps")
+def _topological(requires: Mapping[str, Sequence[str]]) -> list[str]:
+    """Prerequisites before dependants; ties by id, so the order is deterministic."""
+    order, tangled = peel(requires)
+    if tangled:  # the loader refuses cycles; this guards the invariant
+        raise AssertionError(f"prerequisite cycle among roadmap steps: {sorted(tangled)}")
     return order
 
 
@@ -400,7 +402,7 @@ def _waves(
     rank: Mapping[str, float],
     urgent: Mapping[str, object],
     capacity: int | None,
-) -> tuple[dict[str, int], list[Warning]]:
+) -> tuple[dict[str, int], list[RoadmapWarning]]:
     """List scheduling: each wave takes, urgent first, then by rank (the step's score, or
     that of the most pressing step waiting for it) and id, the available steps that fit.
 
@@ -419,7 +421,7 @@ def _waves(
         if count == 0:
             release(pid)
     waves: dict[str, int] = {}
-    warnings: list[Warning] = []
+    warnings: list[RoadmapWarning] = []
     wave = 0
     while (overall := _best(heaps, None)) is not None:
         wave += 1
@@ -428,7 +430,7 @@ def _waves(
             pid = heapq.heappop(heaps[overall])[2]
             chosen.append(pid)
             warnings.append(
-                Warning(
+                RoadmapWarning(
                     "step-exceeds-wave-capacity",
                     f"{pid} needs {overall} effort points, more than the wave capacity of "
                     f"{capacity}: it gets wave {wave} to itself",

@@ -66,7 +66,7 @@ class ServiceRecommendation:
 
 
 @dataclass(frozen=True, slots=True)
-class Warning:
+class RoadmapWarning:
     code: str
     message: str
     practice_ids: tuple[str, ...]
@@ -79,7 +79,7 @@ class Roadmap:
     levels: tuple[ModelLevel, ...]
     steps: tuple[Step, ...]
     outsourcing: tuple[ServiceRecommendation, ...]
-    warnings: tuple[Warning, ...]
+    warnings: tuple[RoadmapWarning, ...]
     rule_base_version: str
     rule_base_digest: str
     horizon_months: int = 0
@@ -118,8 +118,8 @@ class Comparison:
     levels: tuple[LevelChange, ...]
     steps_completed: tuple[str, ...]  # steps of the earlier roadmap now adopted or not applicable
     steps_added: tuple[str, ...]  # steps of the later roadmap the earlier one did not have
-    warnings_resolved: tuple[Warning, ...]
-    warnings_new: tuple[Warning, ...]
+    warnings_resolved: tuple[RoadmapWarning, ...]
+    warnings_new: tuple[RoadmapWarning, ...]
 
 
 @dataclass(frozen=True, slots=True)

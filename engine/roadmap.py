@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.assessment import check, resolve_aliases, validate
-from engine.errors import AssessmentError, FieldViolation, suggest
-from engine.levels import is_done
-from engine.levels import levels as model_levels
+from engine.compiled import CompiledRules, Encoding
+from engine.errors import AssessmentError, FieldViolation, closest
+from engine.levels import is_done, standings
 from engine.model import Status
 from engine.outsourcing import has_material_candidates, precondition_steps, recommend
 from engine.plan import Adjustments, Plan, adjustments, one_per_rule, plan, prerequisite_walk
@@ -29,14 +29,13 @@ from engine.results import (
     PortfolioSummary,
     Roadmap,
 )
-from engine.ruleengine import CompiledRules, Encoding
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from engine.assessment import Assessment
+    from engine.compiled import RuleEvaluator
     from engine.model import RuleBase
-    from engine.ruleengine import RuleEvaluator
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +57,7 @@ def build_roadmap(
     statuses = assessment.statuses()
     rules = {rule.id: rule for rule in rulebase.context_rules}
     adj = adjustments([rules[rule_id] for rule_id in fired])
-    levels = model_levels(rulebase, statuses)
+    levels = standings(rulebase, statuses)
     extra = precondition_steps(
         rulebase.outsourcing,
         assessment.services,
@@ -125,12 +124,20 @@ class RoadmapEngine:
         the unit's roadmap."""
         practice_id = self.rulebase.canonical(practice_id)
         practice = self.rulebase.practices.get(practice_id)
+        problems = [v.within("assessment") for v in validate(assessment, self.rulebase)]
         if practice is None:
-            hint = suggest(practice_id, self.rulebase.practices)
-            raise AssessmentError(
-                [FieldViolation("practice_id", f"unknown practice '{practice_id}'{hint}")]
+            problems.insert(
+                0,
+                FieldViolation(
+                    ("practice_id",),
+                    f"unknown practice '{practice_id}'",
+                    closest(practice_id, self.rulebase.practices),
+                ),
             )
-        evaluation = self._evaluate(assessment, deadline=deadline)
+        if problems:
+            raise AssessmentError(problems)
+        assert practice is not None
+        evaluation = self._evaluate(assessment, checked=True, deadline=deadline)
         roadmap, adj = evaluation.roadmap, evaluation.adjustments
         statuses = resolve_aliases(assessment, self.rulebase).statuses()
         entry = statuses.get(practice_id)
@@ -174,18 +181,13 @@ class RoadmapEngine:
             raise AssessmentError(
                 [
                     FieldViolation(
-                        "after.unit_id", f"must equal before.unit_id '{before.unit_id}' (one unit)"
+                        ("after", "unit_id"),
+                        f"must equal before.unit_id '{before.unit_id}' (one unit)",
                     )
                 ]
             )
-        problems = [
-            FieldViolation(f"before.{v.field}", v.description)
-            for v in validate(before, self.rulebase)
-        ]
-        problems += [
-            FieldViolation(f"after.{v.field}", v.description)
-            for v in validate(after, self.rulebase)
-        ]
+        problems = [v.within("before") for v in validate(before, self.rulebase)]
+        problems += [v.within("after") for v in validate(after, self.rulebase)]
         if problems:
             raise AssessmentError(problems)
         old = self._evaluate(before, checked=True, deadline=deadline).roadmap
@@ -209,6 +211,27 @@ class RoadmapEngine:
             ),
             warnings_new=tuple(w for key, w in new_warnings.items() if key not in old_warnings),
         )
+
+    def portfolio(
+        self,
+        assessments: Sequence[Assessment],
+        *,
+        top: int = 10,
+        deadline: float | None = None,
+    ) -> tuple[tuple[Roadmap, ...], PortfolioSummary]:
+        """Every unit's roadmap and the portfolio's summary; all the assessments are
+        validated first, each violation under its index (``assessments[3].unit_id``)."""
+        problems = [
+            v.within("assessments", index)
+            for index, assessment in enumerate(assessments)
+            for v in validate(assessment, self.rulebase)
+        ]
+        if problems:
+            raise AssessmentError(problems)
+        roadmaps = tuple(
+            self._evaluate(a, checked=True, deadline=deadline).roadmap for a in assessments
+        )
+        return roadmaps, self.summarize(roadmaps, top=top)
 
     def summarize(self, roadmaps: Sequence[Roadmap], *, top: int = 10) -> PortfolioSummary:
         """Levels distribution and the prerequisites that hold back the most units."""

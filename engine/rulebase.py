@@ -3,8 +3,9 @@
 A rule base is a directory with a manifest (``rulebase.yaml``) and rule files
 (every other ``*.yaml``, read in name order). Loading has two phases:
 
-1. every file is parsed and checked against the JSON Schema in ``rules/schema/``;
-2. if that passed, the semantics are checked across files: duplicate and unknown
+1. every file is parsed and checked against the JSON Schema in ``rules/schema/``
+   (``engine.rulefiles``);
+2. if that passed, the semantics are checked across files (here): duplicate and unknown
    ids, unknown models, axes and levels, level inversions, prerequisite cycles
    (including prerequisites that context rules may add), bad rule conditions, and
    conditions too large to compile safely into durable-rules.
@@ -15,22 +16,15 @@ one :class:`~engine.errors.RuleBaseError`, and nothing is returned.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
-from functools import cache
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema
-import jsonschema
-import yaml
-from jsonschema.exceptions import ValidationError, best_match
-
 from engine.conditions import FRACTION_FIELDS, Condition, parse_condition, tests
 from engine.errors import Problem, RuleBaseError, suggest
+from engine.graph import find_cycles
 from engine.limits import MAX_TESTS_PER_RULE, durable_test_count
 from engine.model import (
     Axis,
@@ -50,14 +44,15 @@ from engine.model import (
     Source,
     WarnEffect,
 )
+from engine.rulefiles import (
+    BUNDLED_RULES,
+    LinedMapping,
+    Reader,
+    RuleFile,
+    digest,
+)
 
-BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
-SCHEMA_DIR = BUNDLED_RULES / "schema"
-MANIFEST = "rulebase.yaml"
-#: ``extends: "@bundled"`` in a manifest overlays the rule base shipped with the engine.
-BUNDLED_ALIAS = "@bundled"
-#: Largest rule file read (10,000 synthetic practices take about 4 MB).
-MAX_RULE_FILE_BYTES = 32 * 1024 * 1024
+__all__ = ["BUNDLED_RULES", "load_rulebase"]  # BUNDLED_RULES lives in engine.rulefiles
 
 
 def load_rulebase(directory: str | Path | None = None) -> RuleBase:
@@ -66,107 +61,6 @@ def load_rulebase(directory: str | Path | None = None) -> RuleBase:
     Raises :class:`RuleBaseError` carrying every problem found.
     """
     return _Loader(Path(directory) if directory is not None else BUNDLED_RULES).load()
-
-
-# --- YAML with line numbers and duplicate-key detection ---------------------------
-
-
-class _Mapping(dict[str, Any]):
-    """A YAML mapping that remembers the line it starts on."""
-
-    line: int = 0
-
-
-class _YamlLoader(yaml.CSafeLoader):  # libyaml: 10x faster than the pure-Python parser
-    duplicate_keys: list[tuple[int, str]]
-
-
-def _construct_mapping(loader: _YamlLoader, node: yaml.MappingNode) -> Iterator[_Mapping]:
-    data = _Mapping()
-    data.line = node.start_mark.line + 1
-    yield data
-    loader.flatten_mapping(node)
-    seen: set[object] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            loader.duplicate_keys.append((key_node.start_mark.line + 1, str(key)))
-        seen.add(key)
-    data.update({str(k): v for k, v in loader.construct_mapping(node).items()})
-
-
-_YamlLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-@dataclass(frozen=True, slots=True)
-class _File:
-    """One parsed rule file: its display path, layer (0 = innermost base) and data."""
-
-    path: str
-    name: str
-    layer: int
-    data: _Mapping
-
-
-@cache
-def _schema(schema_name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((SCHEMA_DIR / schema_name).read_text(encoding="utf-8"))
-    return schema
-
-
-@cache
-def _validator(schema_name: str) -> jsonschema.Draft202012Validator:
-    """Reports every schema error with its path; slow (about 5 s at 10,000 practices)."""
-    return jsonschema.Draft202012Validator(_schema(schema_name))
-
-
-@cache
-def _fast_validator(schema_name: str) -> Any:
-    """Compiled to Python and ten times faster, but stops at the first error."""
-    return fastjsonschema.compile(_schema(schema_name))
-
-
-def schema_errors(data: Any, schema_name: str) -> list[ValidationError]:
-    """Every schema error of ``data``; the fast validator answers when there is none."""
-    try:
-        _fast_validator(schema_name)(data)
-    except fastjsonschema.JsonSchemaValueException as fast_error:
-        errors = _validator(schema_name).iter_errors(data)
-        # The two must agree (a test checks); if only the fast one objects, it stands.
-        return sorted(errors, key=lambda e: list(map(str, e.absolute_path))) or [
-            ValidationError(fast_error.message)
-        ]
-    return []
-
-
-def _entry_name(data: Any, path: Iterable[Any]) -> tuple[str, int | None, str]:
-    """Name the entry a JSON path points into: (entry, line, rest of the path)."""
-    parts = list(path)
-    node = data
-    line = data.line if isinstance(data, _Mapping) else None
-    entry = ""
-    for depth, part in enumerate(parts):
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            break
-        if isinstance(node, _Mapping):
-            line = node.line
-        if depth == 1 and isinstance(node, Mapping) and "id" in node:
-            entry = f"{parts[0]} '{node['id']}'"
-    if not entry and parts:
-        entry = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts[:2])
-        entry = entry.lstrip(".")
-    rest = parts[2:] if len(parts) > 2 else []
-    rest_text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
-    return entry, line, rest_text
-
-
-def _deepest(error: ValidationError) -> ValidationError:
-    # oneOf/anyOf failures say little; the best sub-error says what is wrong.
-    while error.context:
-        error = best_match(error.context)
-    return error
 
 
 def _cite(raw: Mapping[str, Any]) -> Source:
@@ -199,88 +93,16 @@ class _Loader:
         self.problems.append(Problem(file=file, entry=entry, message=message, line=line))
 
     def load(self) -> RuleBase:
-        manifest, files = self._read(self.directory, chain=())
+        manifest, files = Reader(self.problem).read(self.directory)
         if not self.problems:
             rulebase = self._interpret(manifest, files)
         if self.problems:
             raise RuleBaseError(self.problems)
         return rulebase
 
-    # phase 1: files, YAML and schema ------------------------------------------------
-
-    def _read(self, directory: Path, chain: tuple[Path, ...]) -> tuple[_Mapping, list[_File]]:
-        manifest_path = directory / MANIFEST
-        if not directory.is_dir():
-            self.problem(str(directory), "", "not a directory")
-            return _Mapping(), []
-        manifest = self._parse(manifest_path, "manifest.schema.json")
-        if manifest is None:
-            return _Mapping(), []
-        base_files: list[_File] = []
-        extends = manifest.get("extends")
-        if extends is not None:
-            base = BUNDLED_RULES if extends == BUNDLED_ALIAS else (directory / extends)
-            resolved = base.resolve()
-            if resolved in chain or resolved == directory.resolve():
-                cycle = " -> ".join(str(p) for p in (*chain, directory.resolve(), resolved))
-                self.problem(str(manifest_path), "extends", f"rule bases extend in a loop: {cycle}")
-            else:
-                _, base_files = self._read(base, (*chain, directory.resolve()))
-        layer = 1 + max((f.layer for f in base_files), default=-1)
-        own = []
-        for path in sorted(directory.glob("*.yaml")):
-            if path.name == MANIFEST:
-                continue
-            data = self._parse(path, "rulefile.schema.json")
-            if data is not None:
-                own.append(_File(path=str(path), name=path.name, layer=layer, data=data))
-        if not own and not base_files:
-            self.problem(str(directory), "", "no rule files (*.yaml besides rulebase.yaml)")
-        return manifest, base_files + own
-
-    def _parse(self, path: Path, schema_name: str) -> _Mapping | None:
-        shown = str(path)
-        try:
-            size = path.stat().st_size
-            if size > MAX_RULE_FILE_BYTES:
-                self.problem(
-                    shown, "", f"too large: {size:,} bytes (at most {MAX_RULE_FILE_BYTES:,})"
-                )
-                return None
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self.problem(shown, "", "file not found")
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(shown, "", f"cannot read: {exc}")
-            return None
-        loader = _YamlLoader(text)
-        loader.duplicate_keys = []
-        try:
-            data = loader.get_single_data()
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            self.problem(shown, "", f"not valid YAML: {exc}".splitlines()[0], line)
-            return None
-        finally:
-            loader.dispose()
-        for line, key in loader.duplicate_keys:
-            self.problem(shown, f"key '{key}'", "duplicate key (YAML keeps only the last)", line)
-        if not isinstance(data, _Mapping):
-            self.problem(shown, "", "must be a mapping at the top level")
-            return None
-        errors = schema_errors(data, schema_name)
-        for error in errors:
-            deepest = _deepest(error)
-            entry, line, rest = _entry_name(data, deepest.absolute_path)
-            where = f"at {rest}: " if rest else ""
-            self.problem(shown, entry, f"{where}{deepest.message}", line)
-        return None if errors or loader.duplicate_keys else data
-
     # phase 2: semantics across files --------------------------------------------------
 
-    def _interpret(self, manifest: _Mapping, files: list[_File]) -> RuleBase:
+    def _interpret(self, manifest: LinedMapping, files: list[RuleFile]) -> RuleBase:
         models = self._models(files)
         practices = self._practices(files, models)
         self._apply_overrides(files, practices)
@@ -293,12 +115,11 @@ class _Loader:
         return RuleBase(
             version=str(manifest["version"]),
             title=str(manifest["title"]),
-            digest=_digest(manifest, files),
+            digest=digest(manifest, files),
             models=models,
             practices=practices,
             context_rules=tuple(context_rules),
             outsourcing=outsourcing,
-            files=tuple(f.path for f in files),
             by_model={m: tuple(p for p in practices.values() if p.model == m) for m in models},
             aliases=aliases,
         )
@@ -339,7 +160,7 @@ class _Loader:
                 )
         return aliases
 
-    def _models(self, files: list[_File]) -> dict[str, Model]:
+    def _models(self, files: list[RuleFile]) -> dict[str, Model]:
         models: dict[str, Model] = {}
         where: dict[str, str] = {}
         for file in files:
@@ -382,7 +203,7 @@ class _Loader:
             where[raw["id"]] = f"{file.path}:{raw.line}"
         return models
 
-    def _practices(self, files: list[_File], models: Mapping[str, Model]) -> dict[str, Practice]:
+    def _practices(self, files: list[RuleFile], models: Mapping[str, Model]) -> dict[str, Practice]:
         practices: dict[str, Practice] = {}
         for file in files:
             for raw in file.data.get("practices", []):
@@ -413,7 +234,7 @@ class _Loader:
                 practices[pid] = practice
         return practices
 
-    def _apply_overrides(self, files: list[_File], practices: dict[str, Practice]) -> None:
+    def _apply_overrides(self, files: list[RuleFile], practices: dict[str, Practice]) -> None:
         for file in files:
             for raw in file.data.get("overrides", []):
                 pid = raw["id"]
@@ -541,7 +362,7 @@ class _Loader:
 
     def _context_rules(
         self,
-        files: list[_File],
+        files: list[RuleFile],
         practices: Mapping[str, Practice],
         models: Mapping[str, Model],
     ) -> list[ContextRule]:
@@ -572,9 +393,9 @@ class _Loader:
         return rules
 
     def _outsourcing(
-        self, files: list[_File], practices: Mapping[str, Practice]
+        self, files: list[RuleFile], practices: Mapping[str, Practice]
     ) -> OutsourcingPolicy | None:
-        chosen: tuple[_File, _Mapping] | None = None
+        chosen: tuple[RuleFile, LinedMapping] | None = None
         for file in files:
             raw = file.data.get("outsourcing")
             if raw is None:
@@ -678,47 +499,6 @@ class _Loader:
             )
 
 
-def find_cycles(edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
-    """Name one cycle per tangle in a ``node -> prerequisites`` graph (iterative).
-
-    Nodes that survive Kahn's peeling all have a surviving prerequisite, so walking
-    from one along surviving edges must come back on itself: that loop is reported.
-    """
-    known = {node: [r for r in reqs if r in edges] for node, reqs in edges.items()}
-    pending = {node: len(set(reqs)) for node, reqs in known.items()}
-    dependants: dict[str, list[str]] = {node: [] for node in known}
-    for node, reqs in known.items():
-        for required in set(reqs):
-            dependants[required].append(node)
-    ready = [node for node, count in pending.items() if count == 0]
-    while ready:
-        node = ready.pop()
-        for dependant in dependants[node]:
-            pending[dependant] -= 1
-            if pending[dependant] == 0:
-                ready.append(dependant)
-    tangled = {node for node, count in pending.items() if count > 0}
-    cycles: list[list[str]] = []
-    explained: set[str] = set()
-    for start in sorted(tangled):
-        if start in explained:
-            continue
-        path: list[str] = []
-        position: dict[str, int] = {}
-        node = start
-        while node not in position and node not in explained:
-            position[node] = len(path)
-            path.append(node)
-            node = min(r for r in known[node] if r in tangled)
-        explained.update(path)
-        if node in position:
-            loop = path[position[node] :]
-            pivot = loop.index(min(loop))
-            loop = loop[pivot:] + loop[:pivot]
-            cycles.append([*loop, loop[0]])
-    return cycles
-
-
 def _effect(raw: Mapping[str, Any]) -> Effect:
     kind = raw["effect"]
     if kind in ("raise", "lower"):
@@ -765,13 +545,3 @@ def _effect_problems(
     for pid in named:
         if pid not in practices:
             yield f"unknown practice '{pid}'{hint(pid, practices, aliases)}"
-
-
-def _digest(manifest: Mapping[str, Any], files: list[_File]) -> str:
-    """Content digest: independent of where the directory is and of YAML layout."""
-    content = {
-        "manifest": manifest,
-        "files": [[f.layer, f.name, f.data] for f in files],
-    }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -112,13 +112,11 @@ class Server:
     def start(self) -> None:
         """Listen, load the rule base (refusing to start on a bad one), then serve."""
         self.grpc.start()
-        log.info("listening", listen=self.config.address, port=self.port)
+        log.info("listening", listen=self.config.listen, port=self.port)
         if not self.holder.loaded:
             self.holder.reload()
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
-        log.info(
-            "serving", listen=self.config.address, port=self.port, rules=str(self.config.rules)
-        )
+        log.info("serving", listen=self.config.listen, port=self.port, rules=str(self.config.rules))
         if self.config.watch_seconds > 0:
             watch = threading.Thread(
                 target=self._watch, args=(self._fingerprint,), name="rules-watch", daemon=True
@@ -173,15 +171,15 @@ def _bind(server: grpc.Server, config: Config) -> int:
     then given exactly ``socket_mode``.
     """
     credentials = _server_credentials(config)
-    unix = _unix_path(config.address)
+    unix = _unix_path(config.listen)
     if unix is not None:
         _refuse_live_socket(unix)
     previous = os.umask(0o077 | (0o777 & ~config.socket_mode)) if unix is not None else None
     try:
         if credentials is None:
-            port = server.add_insecure_port(config.address)
+            port = server.add_insecure_port(config.listen)
         else:
-            port = server.add_secure_port(config.address, credentials)
+            port = server.add_secure_port(config.listen, credentials)
     except RuntimeError as exc:  # grpc says "Failed to bind", whatever the cause
         raise OSError(_why_not(config, exc)) from None
     finally:
@@ -190,7 +188,7 @@ def _bind(server: grpc.Server, config: Config) -> int:
     if unix is not None:
         unix.chmod(config.socket_mode)
     elif port == 0:
-        raise OSError(f"cannot listen on {config.address}")
+        raise OSError(f"cannot listen on {config.listen}")
     return port
 
 
@@ -234,16 +232,16 @@ def _why_not(config: Config, error: RuntimeError) -> str:
             if config.tls_client_ca is not None:
                 files += f", --tls-client-ca {config.tls_client_ca}"
             return f"TLS files refused ({files}): {getattr(exc, 'reason', None) or exc}"
-    unix = _unix_path(config.address)
+    unix = _unix_path(config.listen)
     if unix is None:
-        cause = _tcp_bind_error(config.address)
+        cause = _tcp_bind_error(config.listen)
     elif not unix.parent.is_dir():
         cause = f"no directory {unix.parent}"
     elif unix.exists():
         cause = f"{unix} exists and is not a socket"
     else:
         cause = None
-    return f"cannot listen on {config.address}: {cause or error}"
+    return f"cannot listen on {config.listen}: {cause or error}"
 
 
 def _tcp_bind_error(address: str) -> str | None:
@@ -308,10 +306,10 @@ def serve(config: Config) -> int:
     configure_logging(config.log_level)
     if config.workers == 1:
         return _serve_one(config, 0)
-    if config.address.startswith("unix:") or config.address.endswith(":0"):
+    if config.listen.startswith("unix:") or config.listen.endswith(":0"):
         log.error(
             "cannot_listen",
-            listen=config.address,
+            listen=config.listen,
             error="--workers > 1 needs a fixed TCP port (workers share it with SO_REUSEPORT)",
         )
         return EXIT_BAD_ADDRESS
@@ -332,7 +330,7 @@ def _serve_one(config: Config, worker: int) -> int:
         log_refused(exc, "startup")
         return EXIT_BAD_RULES
     except (OSError, RuntimeError) as exc:
-        log.error("cannot_listen", listen=config.address, error=str(exc))
+        log.error("cannot_listen", listen=config.listen, error=str(exc))
         return EXIT_BAD_ADDRESS
 
     def on_stop(signum: int, _frame: FrameType | None) -> None:

@@ -37,11 +37,6 @@ class Config:
     tls_client_ca: Path | None = None  # clients must present a certificate it signed: mTLS
     socket_mode: int = 0o600  # permissions of a unix: socket file
 
-    @property
-    def address(self) -> str:
-        """The address for grpc's add_*_port."""
-        return self.listen
-
 
 def _listen(value: str) -> str:
     if value.startswith("unix:"):

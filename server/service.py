@@ -15,6 +15,7 @@ import functools
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import grpc
@@ -36,7 +37,6 @@ from contract.convert import (
     summary_to_proto,
     violations_to_proto,
 )
-from engine.assessment import validate
 from engine.errors import (
     AssessmentError,
     ContainmentError,
@@ -46,10 +46,10 @@ from engine.errors import (
     FieldViolation,
     InputRefusedError,
     RuleBaseError,
-    suggest,
 )
+from server.errors import NotLoadedError
 from server.observability import EVALUATIONS, LATENCY, REQUESTS, log, worker_index
-from server.state import NotLoadedError, log_refused
+from server.state import log_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -102,10 +102,6 @@ class Gate:
 SHUTTING_DOWN = "the server is shutting down: retry on another instance"
 
 
-def prefixed(violations: Sequence[FieldViolation], prefix: str) -> list[FieldViolation]:
-    return [FieldViolation(prefix + v.field, v.description) for v in violations]
-
-
 def _abort_bad_request(
     context: grpc.ServicerContext, violations: Sequence[FieldViolation]
 ) -> NoReturn:
@@ -113,9 +109,7 @@ def _abort_bad_request(
     detail.Pack(
         error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(
-                    field=v.field, description=v.description
-                )
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message)
                 for v in violations
             ]
         )
@@ -141,16 +135,51 @@ def _status_of(context: grpc.ServicerContext) -> grpc.StatusCode | None:
     return code
 
 
-#: What a caller sees when the engine process evaluating its input did not answer.
-CONTAINMENT_CODES: dict[type[ContainmentError], grpc.StatusCode] = {
-    EngineTimeoutError: grpc.StatusCode.DEADLINE_EXCEEDED,
-    EngineCrashedError: grpc.StatusCode.UNAVAILABLE,  # retryable: the worker was replaced
-    InputRefusedError: grpc.StatusCode.FAILED_PRECONDITION,  # not retryable: it would do it again
-}
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an error becomes: the status a caller sees, the ``outcome`` label of the
+    evaluations metric (None: not an evaluation), how loudly it is logged, and the
+    message (``{}`` is the error's own)."""
+
+    code: grpc.StatusCode
+    evaluation: str | None
+    log_level: str | None  # None: the request line says enough
+    message: str = "{}"
 
 
-def _containment_code(error: ContainmentError) -> grpc.StatusCode:
-    return CONTAINMENT_CODES.get(type(error), grpc.StatusCode.UNAVAILABLE)
+#: The one table from error to status, for unary calls and stream items alike; the
+#: first entry whose type matches wins.
+OUTCOMES: tuple[tuple[type[Exception], Outcome], ...] = (
+    (AssessmentError, Outcome(grpc.StatusCode.INVALID_ARGUMENT, "invalid", None)),
+    (NotLoadedError, Outcome(grpc.StatusCode.UNAVAILABLE, None, None)),
+    (EngineTimeoutError, Outcome(grpc.StatusCode.DEADLINE_EXCEEDED, "contained", "warning")),
+    # retryable: the worker was replaced
+    (EngineCrashedError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),
+    # not retryable: it would do it again
+    (InputRefusedError, Outcome(grpc.StatusCode.FAILED_PRECONDITION, "contained", "warning")),
+    (ContainmentError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),
+    (
+        EvaluationError,
+        Outcome(grpc.StatusCode.INTERNAL, "failed", "error", "the rule engine failed: {}"),
+    ),
+)
+EXPECTED = tuple(kind for kind, _ in OUTCOMES)
+
+
+def outcome_of(error: Exception) -> Outcome:
+    return next(outcome for kind, outcome in OUTCOMES if isinstance(error, kind))
+
+
+def _record(outcome: Outcome, error: Exception, method: str, **fields: Any) -> str:
+    """Count and log an expected error; the message the caller gets."""
+    if outcome.evaluation is not None:
+        EVALUATIONS.labels(outcome=outcome.evaluation).inc()
+    if outcome.log_level is not None:
+        event = "evaluation_failed" if outcome.evaluation == "failed" else "evaluation_contained"
+        getattr(log, outcome.log_level)(
+            event, method=method, code=outcome.code.name, error=str(error), **fields
+        )
+    return outcome.message.format(error)
 
 
 def _deadline(context: grpc.ServicerContext) -> float | None:
@@ -165,11 +194,15 @@ def _deadline(context: grpc.ServicerContext) -> float | None:
 
 def _unary(
     unit_of: Callable[[Any], str] = lambda _: "",
+    prefix: tuple[str, ...] = (),
 ) -> Callable[
     [Callable[[Any, Request, grpc.ServicerContext], Response]],
     Callable[[Any, Request, grpc.ServicerContext], Response],
 ]:
-    """Map errors to statuses, log one line and record metrics per call."""
+    """Map errors to statuses (``OUTCOMES``), log one line and record metrics per call.
+
+    ``prefix`` is where the engine's argument sits in the request (``assessment``), so
+    that field violations name the request's own paths."""
 
     def decorate(
         method: Callable[[Any, Request, grpc.ServicerContext], Response],
@@ -189,26 +222,16 @@ def _unary(
                     ((WORKER_METADATA, str(worker_index())), (PID_METADATA, str(os.getpid())))
                 )
                 return method(self, request, context)
-            except AssessmentError as exc:
-                code = grpc.StatusCode.INVALID_ARGUMENT
-                EVALUATIONS.labels(outcome="invalid").inc()
-                _abort_bad_request(context, exc.violations)
             except _Abort as exc:
                 code = exc.code
                 context.abort(exc.code, exc.message)
-            except NotLoadedError as exc:
-                code = grpc.StatusCode.UNAVAILABLE
-                context.abort(code, str(exc))
-            except ContainmentError as exc:
-                code = _containment_code(exc)
-                EVALUATIONS.labels(outcome="contained").inc()
-                log.warning("evaluation_contained", method=name, code=code.name, error=str(exc))
-                context.abort(code, str(exc))
-            except EvaluationError as exc:
-                code = grpc.StatusCode.INTERNAL
-                EVALUATIONS.labels(outcome="failed").inc()
-                log.error("evaluation_failed", method=name, error=str(exc))
-                context.abort(grpc.StatusCode.INTERNAL, f"the rule engine failed: {exc}")
+            except EXPECTED as exc:
+                outcome = outcome_of(exc)
+                code = outcome.code
+                message = _record(outcome, exc, name)
+                if isinstance(exc, AssessmentError):
+                    _abort_bad_request(context, [v.within(*prefix) for v in exc.violations])
+                context.abort(code, message)
             except Exception as exc:  # grpc's own abort, or a bug
                 aborted = _status_of(context)
                 if aborted is not None:  # aborted on purpose (e.g. deadline)
@@ -313,18 +336,15 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self.max_batch = max_batch
         self.max_stream_items = max_stream_items
 
-    @_unary(_unit)
+    @_unary(_unit, prefix=("assessment",))
     def GetRoadmap(
         self, request: pb.GetRoadmapRequest, context: grpc.ServicerContext
     ) -> pb.GetRoadmapResponse:
         snapshot = self.holder.current
         deadline = _deadline(context)
-        try:
-            roadmap = snapshot.engine.roadmap(
-                assessment_from_proto(request.assessment), deadline=deadline
-            )
-        except AssessmentError as exc:
-            raise AssessmentError(prefixed(exc.violations, "assessment.")) from exc
+        roadmap = snapshot.engine.roadmap(
+            assessment_from_proto(request.assessment), deadline=deadline
+        )
         EVALUATIONS.labels(outcome="ok").inc()
         return roadmap_to_proto(roadmap, snapshot.rulebase)
 
@@ -372,39 +392,19 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         unit_id = request.assessment.unit_id
         try:
             snapshot = self.holder.current  # per item: a reload switches versions between items
-        except NotLoadedError as exc:
-            error = pb.ItemError(code="UNAVAILABLE", message=str(exc))
-            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
-        try:
             roadmap = snapshot.engine.roadmap(
                 assessment_from_proto(request.assessment), deadline=_deadline(context)
             )
-        except AssessmentError as exc:
-            EVALUATIONS.labels(outcome="invalid").inc()
-            violations = prefixed(exc.violations, "assessment.")
-            error = pb.ItemError(
-                code="INVALID_ARGUMENT",
-                message="invalid assessment: "
-                + "; ".join(str(v) for v in violations[:MAX_LISTED_PROBLEMS]),
-                field_violations=violations_to_proto(tuple(violations)),
-            )
-            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
-        except EvaluationError as exc:
-            EVALUATIONS.labels(outcome="failed").inc()
-            log.error("evaluation_failed", method="StreamRoadmaps", index=index, error=str(exc))
-            error = pb.ItemError(code="INTERNAL", message=f"the rule engine failed: {exc}")
-            return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
-        except ContainmentError as exc:
-            EVALUATIONS.labels(outcome="contained").inc()
-            code = _containment_code(exc)
-            log.warning(
-                "evaluation_contained",
-                method="StreamRoadmaps",
-                index=index,
-                code=code.name,
-                error=str(exc),
-            )
-            error = pb.ItemError(code=code.name, message=str(exc))
+        except EXPECTED as exc:
+            outcome = outcome_of(exc)
+            message = _record(outcome, exc, "StreamRoadmaps", index=index)
+            error = pb.ItemError(code=outcome.code.name, message=message)
+            if isinstance(exc, AssessmentError):
+                violations = [v.within("assessment") for v in exc.violations]
+                error.message = "invalid assessment: " + "; ".join(
+                    str(v) for v in violations[:MAX_LISTED_PROBLEMS]
+                )
+                error.field_violations.extend(violations_to_proto(violations))
             return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         EVALUATIONS.labels(outcome="ok").inc()
         return pb.StreamRoadmapsResponse(
@@ -420,27 +420,19 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             raise AssessmentError(
                 [
                     FieldViolation(
-                        "assessments",
+                        ("assessments",),
                         f"too many items: {len(request.assessments)} (at most {self.max_batch})",
                     )
                 ]
             )
         if request.top_blockers < 0:
-            raise AssessmentError([FieldViolation("top_blockers", "must not be negative")])
-        assessments = [assessment_from_proto(a) for a in request.assessments]
-        violations: list[FieldViolation] = []
-        for index, assessment in enumerate(assessments):
-            violations += prefixed(
-                validate(assessment, snapshot.rulebase), f"assessments[{index}]."
-            )
-        if violations:
-            raise AssessmentError(violations)
-        deadline = _deadline(context)
-        roadmaps = [snapshot.engine.roadmap(a, deadline=deadline) for a in assessments]
-        EVALUATIONS.labels(outcome="ok").inc(len(roadmaps))
-        summary = snapshot.engine.summarize(
-            roadmaps, top=request.top_blockers or DEFAULT_TOP_BLOCKERS
+            raise AssessmentError([FieldViolation(("top_blockers",), "must not be negative")])
+        roadmaps, summary = snapshot.engine.portfolio(
+            [assessment_from_proto(a) for a in request.assessments],
+            top=request.top_blockers or DEFAULT_TOP_BLOCKERS,
+            deadline=_deadline(context),
         )
+        EVALUATIONS.labels(outcome="ok").inc(len(roadmaps))
         return summary_to_proto(summary, snapshot.rulebase)
 
     @_unary(lambda r: str(r.before.unit_id))
@@ -462,18 +454,11 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self, request: pb.ExplainPracticeRequest, context: grpc.ServicerContext
     ) -> pb.ExplainPracticeResponse:
         snapshot = self.holder.current
-        assessment = assessment_from_proto(request.assessment)
-        violations = []
-        if request.practice_id not in snapshot.rulebase.practices:
-            hint = suggest(request.practice_id, snapshot.rulebase.practices)
-            violations.append(
-                FieldViolation("practice_id", f"unknown practice '{request.practice_id}'{hint}")
-            )
-        violations += prefixed(validate(assessment, snapshot.rulebase), "assessment.")
-        if violations:
-            raise AssessmentError(violations)
-        deadline = _deadline(context)
-        explanation = snapshot.engine.explain(request.practice_id, assessment, deadline=deadline)
+        explanation = snapshot.engine.explain(
+            request.practice_id,
+            assessment_from_proto(request.assessment),
+            deadline=_deadline(context),
+        )
         EVALUATIONS.labels(outcome="ok").inc()
         return explanation_to_proto(explanation, snapshot.rulebase)
 
@@ -494,30 +479,9 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self, request: pb.ListPracticesRequest, context: grpc.ServicerContext
     ) -> pb.ListPracticesResponse:
         rulebase = self.holder.current.rulebase
-        violations = []
-        model = rulebase.models.get(request.model) if request.model else None
-        if request.model and model is None:
-            violations.append(
-                FieldViolation(
-                    "model",
-                    f"unknown model '{request.model}' (known: {', '.join(rulebase.models)})",
-                )
-            )
-        if request.axis and model is not None and request.axis not in model.axis_ids():
-            violations.append(
-                FieldViolation("axis", f"unknown axis '{request.axis}' for model '{model.id}'")
-            )
-        if request.level < 0:
-            violations.append(FieldViolation("level", "must not be negative"))
-        if violations:
-            raise AssessmentError(violations)
-        practices = [
-            p
-            for p in rulebase.practices.values()
-            if (not request.model or p.model == request.model)
-            and (not request.axis or p.axis == request.axis)
-            and (not request.level or p.level == request.level)
-        ]
+        if problems := rulebase.selection_problems(request.model, request.axis, request.level):
+            raise AssessmentError(problems)
+        practices = rulebase.select(request.model, request.axis, request.level)
         return pb.ListPracticesResponse(practices=[practice_to_proto(p) for p in practices])
 
     @_unary()

@@ -21,6 +21,7 @@ from engine.errors import EvaluationError, Problem, RuleBaseError
 from engine.isolated import IsolatedRules
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
+from server.errors import NotLoadedError
 from server.observability import RELOADS, RULE_BASE, engine_event, log
 
 if TYPE_CHECKING:
@@ -43,10 +44,6 @@ def log_refused(error: RuleBaseError, source: str) -> None:
     )
 
 
-class NotLoadedError(RuntimeError):
-    """A call arrived before the first rule base was loaded (answered UNAVAILABLE)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     rulebase: RuleBase
@@ -56,7 +53,7 @@ class Snapshot:
 
 class RuleBaseHolder:
     def __init__(
-        self, directory: Path, *, engine_workers: int = 0, max_evaluation_seconds: float = 5.0
+        self, directory: Path, *, engine_workers: int, max_evaluation_seconds: float
     ) -> None:
         self.directory = directory
         self.engine_workers = engine_workers

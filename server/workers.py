@@ -36,7 +36,7 @@ def supervise(
     A worker exiting with a code in ``fatal`` (a bad rule base, an address it cannot
     bind) stops them all: restarting would fail the same way.
     """
-    return Supervisor(config.workers, run_worker, fatal).run(config.address)
+    return Supervisor(config.workers, run_worker, fatal).run(config.listen)
 
 
 class Supervisor:

@@ -136,8 +136,16 @@ class Load:
                     if not self.retry_once or exc.code != grpc.StatusCode.UNAVAILABLE:
                         continue
                     try:
-                        response = client.get_roadmap(self.request)
-                    except ServiceError as again:
+                        # Sent again once the connection is back: after a server worker
+                        # is killed, a channel fails fast until gRPC has reconnected
+                        # (its reconnect back-off outlasts the client's retry policy).
+                        response = client.stub.GetRoadmap(
+                            pb.GetRoadmapRequest(assessment=self.request),
+                            timeout=self.timeout,
+                            wait_for_ready=True,
+                        )
+                    except grpc.RpcError as error:
+                        again = ServiceError.from_rpc_error(error)
                         with self._lock:
                             self.report.failed[f"{again.code.name} (retried)"] += 1
                         continue

@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench import procfs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROADMAP = str(Path(sys.executable).parent / "roadmap")
 
@@ -110,14 +113,24 @@ class ServerProcess:
 
     def wait_event(self, name: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
         """Until the log holds ``count`` lines of event ``name``; those lines."""
+        return self.wait_lines(lambda e: e.get("event") == name, count, timeout, name)
+
+    def wait_lines(
+        self,
+        match: Callable[[dict[str, Any]], bool],
+        count: int = 1,
+        timeout: float = 20.0,
+        what: str = "matching lines",
+    ) -> list[dict[str, Any]]:
+        """Until the log holds ``count`` lines that ``match``; those lines."""
         deadline = time.monotonic() + timeout
-        while len(found := self.events(name)) < count:
+        while len(found := [e for e in self.logs() if match(e)]) < count:
             if self.process.poll() is not None:
                 raise RuntimeError(
-                    f"server exited before {count} x {name}: {self.log_path.read_text()}"
+                    f"server exited before {count} x {what}: {self.log_path.read_text()}"
                 )
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{count} x {name} not logged: {self.log_path.read_text()}")
+                raise TimeoutError(f"{count} x {what} not logged: {self.log_path.read_text()}")
             time.sleep(0.02)
         return found
 

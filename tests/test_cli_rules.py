@@ -1,22 +1,50 @@
-"""`roadmap rules check|list`, driven as a user would: the installed console script."""
+"""`roadmap rules check|list` and what every command shares (--version, help, pipes),
+driven as a user would: the installed console script."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
+import pytest
+
+from clients.cli import build_parser
+from server.command import add_serve_command
 from tests.conftest import REPO
 
 ROADMAP = shutil.which("roadmap", path=str(Path(sys.executable).parent)) or "roadmap"
+EXAMPLE = REPO / "clients" / "examples" / "cd-without-regression-tests.json"
 
 
-def roadmap(*args: str) -> subprocess.CompletedProcess[str]:
+def roadmap(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [ROADMAP, *args], capture_output=True, text=True, cwd=REPO, timeout=60, check=False
+        [ROADMAP, *args], capture_output=True, text=True, cwd=cwd, timeout=60, check=False
     )
+
+
+def roadmap_into_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command with a stdout nobody reads any more, as after ``| head -1``: every
+    write fails at once, so the test does not depend on how much fits in a pipe."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [ROADMAP, *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
 
 
 def test_rules_check_accepts_the_bundled_rule_base() -> None:
@@ -66,10 +94,13 @@ def test_rules_check_reports_every_schema_problem_of_a_file(tmp_path: Path) -> N
         assert f"'{key}' is a required property" in result.stderr
 
 
-def test_rules_list_json_has_the_practice_keys() -> None:
-    result = roadmap("rules", "list", "--json", "--model", "devsecops")
+def test_rules_list_json_is_an_object_with_the_practice_keys() -> None:
+    result = roadmap("rules", "list", "--format", "json", "--model", "devsecops")
     assert result.returncode == 0, result.stderr
-    practices = json.loads(result.stdout)
+    listing = json.loads(result.stdout)
+    assert set(listing) == {"practices"}  # an object, as every command's JSON
+    assert roadmap("rules", "list", "--json", "--model", "devsecops").stdout == result.stdout
+    practices = listing["practices"]
     assert {p["model"] for p in practices} == {"devsecops"}
     iac = next(p for p in practices if p["id"] == "immutable-infrastructure")
     assert set(iac) == {
@@ -97,3 +128,40 @@ def test_rules_list_rejects_an_unknown_model() -> None:
 def test_usage_errors_exit_2() -> None:
     assert roadmap("rules", "frobnicate").returncode == 2
     assert roadmap().returncode == 2
+
+
+def test_version_names_the_package_and_the_bundled_rule_base() -> None:
+    result = roadmap("--version")
+    assert result.returncode == 0, result.stderr
+    package, bundled = result.stdout.splitlines()
+    assert package == f"roadmap-engine {metadata.version('roadmap-engine')}"
+    assert bundled.startswith("bundled rule base 2026.12.0 (sha256:")
+
+
+def test_every_positional_argument_has_help() -> None:
+    parsers = [build_parser([add_serve_command])]
+    silent = []
+    while parsers:
+        parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif not action.option_strings and not action.help:
+                silent.append(f"{parser.prog} {action.metavar}")
+    assert silent == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rules", "list", "--json"),
+        ("plan", "--format", "table", str(EXAMPLE)),
+        ("plan", str(EXAMPLE), str(EXAMPLE)),
+        ("--version",),
+    ],
+    ids=["rules-list-json", "plan-table", "plan-json-lines", "version"],
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(args: tuple[str, ...]) -> None:
+    result = roadmap_into_a_closed_pipe(*args)
+    assert result.stderr == ""  # no BrokenPipeError traceback
+    assert result.returncode == 141  # what the shell reports for `cat` in `cat | head`

@@ -255,7 +255,7 @@ def test_several_files_to_a_directory(tmp_path: Path) -> None:
 def test_batch_streams_the_portfolio_with_progress_and_summary(
     server: ServerProcess, tmp_path: Path
 ) -> None:
-    out = tmp_path / "roadmaps"
+    out = tmp_path / "new" / "roadmaps"  # created, with its parents
     result = roadmap(
         "batch", str(PORTFOLIO), "--target", server.target, "--out", str(out), "--top", "5"
     )
@@ -272,6 +272,16 @@ def test_batch_streams_the_portfolio_with_progress_and_summary(
     summary = json.loads((out / "summary.json").read_text())
     assert summary["units"] == 20
     assert len(summary["blockers"]) <= 5
+
+
+def test_batch_without_out_prints_the_summary_and_writes_nothing(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    result = roadmap("batch", str(PORTFOLIO), "--target", server.target, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "20 roadmaps computed (--out DIR keeps them); 0 item(s) failed" in result.stderr
+    assert "Portfolio of 20 units" in result.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_batch_reports_bad_items_and_goes_on(server: ServerProcess, tmp_path: Path) -> None:
@@ -333,6 +343,11 @@ def test_compare_explain_practices_local_and_remote(server: ServerProcess, tmp_p
             "[self-service-at-typical-level; 001_960a3614b46154cc.txt § Attribute #6: Empower end-users]"
             in explained.stdout
         )
+
+        mistyped = roadmap("explain", "peer-to-peer-suport", str(INTERNAL), *where)
+        assert mistyped.returncode == 1
+        assert "error: PRACTICE: unknown practice 'peer-to-peer-suport'" in mistyped.stderr
+        assert str(INTERNAL) not in mistyped.stderr
 
         listed = roadmap("practices", "--model", "agile-itil", "--format", "json", *where)
         assert listed.returncode == 0, listed.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 from engine.levels import is_done
@@ -105,18 +106,20 @@ def test_every_step_leads_towards_the_target(engine: RoadmapEngine, assessment: 
 @fast
 @given(assessments(RULEBASE))
 def test_waves_respect_the_capacity(engine: RoadmapEngine, assessment: Assessment) -> None:
+    # The capacity asked for, or the default one when none is: both are respected.
     roadmap = engine.roadmap(assessment)
-    if assessment.wave_capacity is None:
-        return
+    capacity = roadmap.quarter_capacity
+    if assessment.wave_capacity is not None:
+        assert capacity == assessment.wave_capacity
     oversized = {
         w.practice_ids[0] for w in roadmap.warnings if w.code == "step-exceeds-wave-capacity"
     }
     for wave in {s.wave for s in roadmap.steps}:
         members = [s for s in roadmap.steps if s.wave == wave]
         if len(members) == 1 and members[0].practice_id in oversized:
-            assert members[0].effort > assessment.wave_capacity
+            assert members[0].effort > capacity
         else:
-            assert sum(s.effort for s in members) <= assessment.wave_capacity
+            assert sum(s.effort for s in members) <= capacity
 
 
 @fast
@@ -127,6 +130,9 @@ def test_scores_are_the_sum_of_their_reasons(engine: RoadmapEngine, assessment: 
         assert all(r.rule_id and r.source for r in step.reasons)
 
 
+# Not traced for coverage: live_states() asks durable-rules for every state id the session
+# has issued (one raised exception each), which tracing makes four times slower.
+@pytest.mark.no_cover
 @fast
 @given(assessments(RULEBASE))
 def test_results_are_deterministic_and_leave_no_state(

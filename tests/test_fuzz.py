@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from google.protobuf.descriptor import Descriptor, MethodDescriptor
     from google.protobuf.message import Message
 
+# The server under fuzz is another process: tracing coverage of the generator here would
+# only slow the run (see `make test`).
+pytestmark = pytest.mark.no_cover
+
 EXAMPLES = int(os.environ.get("ROADMAP_FUZZ_EXAMPLES", "300"))
 NEVER = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED}
 METHODS = [

@@ -54,6 +54,11 @@ def wait_for(predicate: object, timeout: float = 10.0) -> bool:
     return False
 
 
+def in_flight(pool: IsolatedRules) -> int:
+    """Calls holding an engine worker right now (the pool has no public count of them)."""
+    return len(pool._busy)
+
+
 def hang_in_background(
     pool: IsolatedRules, seconds: float
 ) -> tuple[threading.Thread, list[EngineTimeoutError]]:
@@ -170,7 +175,7 @@ def test_close_lets_the_calls_in_flight_finish_then_stops_every_worker(
     pool = IsolatedRules(bundled, workers=2, faults="hang:stuck")
     pids = pool.pids
     thread, errors = hang_in_background(pool, seconds=0.8)
-    time.sleep(0.2)
+    assert wait_for(lambda: in_flight(pool) == 1)
     pool.close()
     # A call that took the pool before it was replaced is still answered.
     assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)

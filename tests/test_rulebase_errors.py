@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from engine.errors import RuleBaseError
-from engine.rulebase import MAX_RULE_FILE_BYTES, _fast_validator, _validator, load_rulebase
+from engine.rulebase import load_rulebase
+from engine.rulefiles import MAX_RULE_FILE_BYTES, _fast_validator, _validator
 
 CASES_FILE = Path(__file__).with_name("rulebase_cases.yaml")
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))

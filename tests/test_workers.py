@@ -38,15 +38,12 @@ def test_two_workers_share_the_port_and_survive_a_kill(tmp_path: Path) -> None:
         started = [e for e in process.logs() if e.get("event") == "worker_started"]
         victim = next(e for e in started if e["worker"] == 1)
         os.kill(victim["pid"], signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            restarted = [
-                e for e in process.logs() if e.get("event") == "worker_started" and e["worker"] == 1
-            ]
-            if len(restarted) == 2:
-                break
-            time.sleep(0.1)
-        assert len(restarted) == 2, "the killed worker was not replaced"
+        restarted = process.wait_lines(
+            lambda e: e.get("event") == "worker_started" and e["worker"] == 1,
+            count=2,
+            what="worker 1 started (the killed worker replaced)",
+        )
+        assert len(restarted) == 2
         died = [e for e in process.logs() if e.get("event") == "worker_died"]
         assert [(e["worker"], e["code"]) for e in died] == [(1, -9)]
         # Calls keep succeeding (new connections reach the live workers).

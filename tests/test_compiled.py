@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 
 from bench.synthetic import generate
 from engine.assessment import Assessment, Metrics, PracticeStatus, Service
+from engine.compiled import CompiledRules, Facts
 from engine.errors import EvaluationError
 from engine.facts import service_facts
 from engine.limits import MAX_TESTS_PER_RULESET, durable_test_count
 from engine.model import Status
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
-from engine.ruleengine import CompiledRules, Facts
 from tests import reference
 from tests.strategies import assessments
 

@@ -1,7 +1,7 @@
 """Context and outsourcing rules compiled into durable-rules rulesets and evaluated.
 
 Compiled once per rule base version, evaluated per assessment. The engine's measured
-sharp edges (see ``../shared/notes/durable-rules.md``) are handled by construction:
+sharp edges (see ``docs/durable-rules.md``) are handled by construction:
 
 - rules are sharded so that no ruleset holds more than ``MAX_TESTS_PER_RULESET``
   tests, well under the 64 tests one fact may satisfy and the 512 distinct tests of
