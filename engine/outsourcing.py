@@ -61,21 +61,15 @@ def precondition_steps(
     first only when there is something material to decide."""
     if policy is None or not services:
         return {}
-    reason = (
-        Reason(
-            "outsourcing.preconditions",
-            policy.source.cite(),
+    amount, text = (
+        (
             PRECONDITION_BOOST,
             "needed before the portfolio's candidates to decommission or outsource are decided",
         )
         if material
-        else Reason(
-            "outsourcing.preconditions",
-            policy.source.cite(),
-            0.0,
-            "needed before outsourcing decisions are final (no material candidate yet)",
-        )
+        else (0.0, "needed before outsourcing decisions are final (no material candidate yet)")
     )
+    reason = Reason("outsourcing.preconditions", policy.source.cite(), amount, text)
     return dict.fromkeys(missing_preconditions(policy, statuses), reason)
 
 

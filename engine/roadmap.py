@@ -31,9 +31,9 @@ from engine.results import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
-    from engine.assessment import Assessment
+    from engine.assessment import Assessment, PracticeStatus
     from engine.compiled import RuleEvaluator
     from engine.model import RuleBase
 
@@ -45,6 +45,7 @@ class Evaluation:
     roadmap: Roadmap
     plan: Plan
     adjustments: Adjustments
+    statuses: Mapping[str, PracticeStatus]  # the unit's, retired ids already resolved
 
 
 def build_roadmap(
@@ -79,7 +80,7 @@ def build_roadmap(
         horizon_months=the_plan.horizon_months,
         quarter_capacity=the_plan.quarter_capacity,
     )
-    return Evaluation(roadmap, the_plan, adj)
+    return Evaluation(roadmap, the_plan, adj, statuses)
 
 
 class RoadmapEngine:
@@ -139,7 +140,7 @@ class RoadmapEngine:
         assert practice is not None
         evaluation = self._evaluate(assessment, checked=True, deadline=deadline)
         roadmap, adj = evaluation.roadmap, evaluation.adjustments
-        statuses = resolve_aliases(assessment, self.rulebase).statuses()
+        statuses = evaluation.statuses
         entry = statuses.get(practice_id)
         status = (
             entry.status if entry is not None and entry.status is not None else Status.NOT_STARTED
@@ -191,8 +192,8 @@ class RoadmapEngine:
         if problems:
             raise AssessmentError(problems)
         old = self._evaluate(before, checked=True, deadline=deadline).roadmap
-        new = self._evaluate(after, checked=True, deadline=deadline).roadmap
-        statuses = resolve_aliases(after, self.rulebase).statuses()
+        later = self._evaluate(after, checked=True, deadline=deadline)
+        new, statuses = later.roadmap, later.statuses
         old_steps = {s.practice_id for s in old.steps}
         old_warnings = {(w.code, w.practice_ids): w for w in old.warnings}
         new_warnings = {(w.code, w.practice_ids): w for w in new.warnings}

@@ -102,6 +102,13 @@ class Gate:
 SHUTTING_DOWN = "the server is shutting down: retry on another instance"
 
 
+def listed(problems: Sequence[object]) -> str:
+    """The first ``MAX_LISTED_PROBLEMS`` problems for a status message, and how many more."""
+    shown = "; ".join(str(p) for p in problems[:MAX_LISTED_PROBLEMS])
+    extra = len(problems) - MAX_LISTED_PROBLEMS
+    return f"{shown} (and {extra} more)" if extra > 0 else shown
+
+
 def _abort_bad_request(
     context: grpc.ServicerContext, violations: Sequence[FieldViolation]
 ) -> NoReturn:
@@ -114,15 +121,9 @@ def _abort_bad_request(
             ]
         )
     )
-    shown = "; ".join(str(v) for v in violations[:MAX_LISTED_PROBLEMS])
-    more = (
-        f" (and {len(violations) - MAX_LISTED_PROBLEMS} more)"
-        if len(violations) > MAX_LISTED_PROBLEMS
-        else ""
-    )
     status = status_pb2.Status(
         code=code_pb2.INVALID_ARGUMENT,
-        message=f"invalid request: {shown}{more}",
+        message=f"invalid request: {listed(violations)}",
         details=[detail],
     )
     context.abort_with_status(rpc_status.to_status(status))
@@ -401,9 +402,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             error = pb.ItemError(code=outcome.code.name, message=message)
             if isinstance(exc, AssessmentError):
                 violations = [v.within("assessment") for v in exc.violations]
-                error.message = "invalid assessment: " + "; ".join(
-                    str(v) for v in violations[:MAX_LISTED_PROBLEMS]
-                )
+                error.message = f"invalid assessment: {listed(violations)}"
                 error.field_violations.extend(violations_to_proto(violations))
             return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         EVALUATIONS.labels(outcome="ok").inc()
@@ -507,7 +506,7 @@ class AdminService(pb_grpc.AdminServiceServicer):
             snapshot, changed = self.holder.reload()
         except RuleBaseError as exc:
             log_refused(exc, "admin")
-            shown = "; ".join(str(p) for p in exc.problems[:MAX_LISTED_PROBLEMS])
+            shown = listed(exc.problems)
             raise _Abort(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"rule base refused, the loaded one keeps serving: {len(exc.problems)} problem(s): {shown}",
