@@ -27,13 +27,13 @@ def _bar(fraction: float) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def _progress_label(level: pb.ModelLevel | pb.AxisLevel, max_level: int) -> str:
-    """What the progress bar shows, in words: the bar and its label state one number."""
+def _progress(level: pb.ModelLevel | pb.AxisLevel, max_level: int) -> tuple[float, str]:
+    """(what the progress bar fills, the same number in words): they never disagree."""
     if not max_level:
-        return f"{level.progress:.0%} adopted"
+        return level.progress, f"{level.progress:.0%} adopted"
     if level.level >= max_level or level.progress >= 1:
-        return "complete"
-    return f"{level.progress:.0%} to level {level.level + 1}"
+        return 1.0, "complete"
+    return level.progress, f"{level.progress:.0%} to level {level.level + 1}"
 
 
 def levels_table(response: pb.GetRoadmapResponse) -> Table:
@@ -43,10 +43,8 @@ def levels_table(response: pb.GetRoadmapResponse) -> Table:
     table.add_column("progress")
     for level in response.levels:
         reached = f"{level.level} / {level.max_level}" if level.max_level else "-"
-        fraction = 1.0 if _progress_label(level, level.max_level) == "complete" else level.progress
-        table.add_row(
-            level.model, reached, f"{_bar(fraction)}  {_progress_label(level, level.max_level)}"
-        )
+        fraction, label = _progress(level, level.max_level)
+        table.add_row(level.model, reached, f"{_bar(fraction)}  {label}")
     return table
 
 
@@ -193,7 +191,7 @@ def markdown(response: pb.GetRoadmapResponse) -> str:
     ]
     for level in response.levels:
         reached = f"{level.level} of {level.max_level}" if level.max_level else "no levels"
-        out.append(f"| {level.model} | {reached} | {_progress_label(level, level.max_level)} |")
+        out.append(f"| {level.model} | {reached} | {_progress(level, level.max_level)[1]} |")
     out += ["", "## Roadmap", "", _horizon(response) + ".", ""]
     for wave, steps in groupby(response.steps, key=lambda s: s.wave):
         group = list(steps)
