@@ -1,41 +1,26 @@
-"""Server configuration from command-line flags, each with a ROADMAP_* environment default."""
+"""Server configuration: one table of settings, each a `roadmap serve` flag whose default
+can come from the environment (``--max-batch`` from ``ROADMAP_MAX_BATCH``).
+
+A setting is a ``Config`` field; its flag, environment name, parser, floor and help text
+all come from that one field, so adding a setting is adding a field.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from contract.settings import DEFAULT_ADDRESS, env_path
+from contract.settings import DEFAULT_ADDRESS
 from contract.settings import env as _env
 from engine.rulebase import BUNDLED_RULES
 
 DEFAULT_LISTEN = DEFAULT_ADDRESS
 _HOST_PORT = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$")
-
-
-@dataclass(frozen=True, slots=True)
-class Config:
-    listen: str = DEFAULT_LISTEN
-    rules: Path = BUNDLED_RULES
-    workers: int = 1
-    threads: int = 16
-    log_level: str = "info"
-    metrics_port: int = 0  # 0: no metrics endpoint
-    grace_seconds: float = 10.0
-    max_message_bytes: int = 4 * 1024 * 1024
-    max_batch: int = 10_000
-    max_stream_items: int = 1_000_000
-    enable_admin: bool = False
-    watch_seconds: float = 0.0  # 0: no polling of the rule base directory
-    engine_workers: int = 2  # rule-engine processes; 0: in the server process (no containment)
-    max_evaluation_seconds: float = 5.0  # an evaluation's limit when the call sets no deadline
-    tls_cert: Path | None = None  # server certificate chain (PEM); with tls_key: TLS
-    tls_key: Path | None = None  # its private key (PEM, unencrypted)
-    tls_client_ca: Path | None = None  # clients must present a certificate it signed: mTLS
-    socket_mode: int = 0o600  # permissions of a unix: socket file
 
 
 def _listen(value: str) -> str:
@@ -51,13 +36,17 @@ def _listen(value: str) -> str:
     return value
 
 
-def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+def _number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     def parse(value: str) -> int | float:
-        number = kind(value)
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
         if number < 0:
             raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
         return number
 
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
     return parse
 
 
@@ -71,127 +60,158 @@ def _mode(value: str) -> int:
     return mode
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The `roadmap serve` flags; every default can come from ROADMAP_<FLAG>."""
-    d = Config()
-    parser.add_argument(
-        "--listen",
-        type=_listen,
-        default=_env("LISTEN", d.listen),
-        help=f"HOST:PORT or unix:PATH (ROADMAP_LISTEN, default {d.listen})",
+def _path(value: str) -> Path | None:
+    return Path(value) if value else None
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _flag(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _setting(
+    default: Any,
+    help: str,
+    *,
+    parse: Callable[[str], Any],
+    floor: float | None = None,
+    metavar: str | None = None,
+    show: str | None = None,
+) -> Any:
+    """A ``Config`` field and everything its flag needs.
+
+    ``floor``: values below it are raised to it (a zero that would disable the server);
+    ``show``: the default as the help text gives it, when ``str(default)`` is not right.
+    """
+    return dataclasses.field(
+        default=default,
+        metadata={"help": help, "parse": parse, "floor": floor, "metavar": metavar, "show": show},
     )
-    parser.add_argument(
-        "--rules",
-        type=Path,
-        default=Path(_env("RULES", str(d.rules))),
-        help="rule base directory (ROADMAP_RULES, default: bundled)",
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen: str = _setting(
+        DEFAULT_LISTEN, "HOST:PORT or unix:PATH", parse=_listen, metavar="ADDRESS"
     )
-    parser.add_argument(
-        "--workers",
-        type=_positive(int),
-        default=int(_env("WORKERS", str(d.workers))),
-        help="worker processes sharing the TCP port (ROADMAP_WORKERS, default 1)",
+    rules: Path = _setting(
+        BUNDLED_RULES, "rule base directory", parse=Path, metavar="DIR", show="bundled"
     )
-    parser.add_argument(
-        "--threads",
-        type=_positive(int),
-        default=int(_env("THREADS", str(d.threads))),
-        help="request threads per process (ROADMAP_THREADS)",
+    workers: int = _setting(1, "worker processes sharing the TCP port", parse=_number(int), floor=1)
+    threads: int = _setting(16, "request threads per process", parse=_number(int), floor=1)
+    log_level: str = _setting(
+        "info",
+        "debug, info, warning or error",
+        parse=_choice("debug", "info", "warning", "error"),
+        metavar="LEVEL",
     )
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        default=_env("LOG_LEVEL", d.log_level),
-        help="(ROADMAP_LOG_LEVEL)",
+    metrics_port: int = _setting(
+        0, "Prometheus /metrics port, 0 for none", parse=_number(int), metavar="PORT"
     )
-    parser.add_argument(
-        "--metrics-port",
-        type=_positive(int),
-        default=int(_env("METRICS_PORT", str(d.metrics_port))),
-        help="Prometheus /metrics port, 0 for none (ROADMAP_METRICS_PORT)",
+    grace_seconds: float = _setting(
+        10.0, "time in-flight calls get on SIGTERM", parse=_number(float), metavar="SECONDS"
     )
-    parser.add_argument(
-        "--grace-seconds",
-        type=_positive(float),
-        default=float(_env("GRACE_SECONDS", str(d.grace_seconds))),
-        help="time in-flight calls get on SIGTERM (ROADMAP_GRACE_SECONDS)",
+    max_message_bytes: int = _setting(
+        4 * 1024 * 1024, "largest request accepted", parse=_number(int), floor=1024
     )
-    parser.add_argument(
-        "--max-message-bytes",
-        type=_positive(int),
-        default=int(_env("MAX_MESSAGE_BYTES", str(d.max_message_bytes))),
-        help="largest request accepted (ROADMAP_MAX_MESSAGE_BYTES)",
+    max_batch: int = _setting(
+        10_000, "most assessments in one SummarizePortfolio call", parse=_number(int), floor=1
     )
-    parser.add_argument(
-        "--max-batch",
-        type=_positive(int),
-        default=int(_env("MAX_BATCH", str(d.max_batch))),
-        help="most assessments in one SummarizePortfolio call (ROADMAP_MAX_BATCH)",
+    max_stream_items: int = _setting(
+        1_000_000,
+        "most assessments in one StreamRoadmaps call; past it the stream ends with "
+        "RESOURCE_EXHAUSTED",
+        parse=_number(int),
+        floor=1,
     )
-    parser.add_argument(
-        "--max-stream-items",
-        type=_positive(int),
-        default=int(_env("MAX_STREAM_ITEMS", str(d.max_stream_items))),
-        help="most assessments in one StreamRoadmaps call; past it the stream ends with "
-        f"RESOURCE_EXHAUSTED (ROADMAP_MAX_STREAM_ITEMS, default {d.max_stream_items:,})",
+    enable_admin: bool = _setting(default=False, help="serve roadmap.v1.AdminService", parse=_flag)
+    watch_seconds: float = _setting(
+        0.0,
+        "poll the rule base directory and reload on change, 0 for off",
+        parse=_number(float),
+        metavar="SECONDS",
     )
-    parser.add_argument(
-        "--enable-admin",
-        action="store_true",
-        default=_env("ENABLE_ADMIN", "") in ("1", "true", "yes"),
-        help="serve roadmap.v1.AdminService (ROADMAP_ENABLE_ADMIN=1)",
+    engine_workers: int = _setting(
+        2,
+        "rule-engine processes per server process; a hang or crash in one is contained and "
+        "it is replaced; 0 runs the engine in the server process, faster but uncontained",
+        parse=_number(int),
     )
-    parser.add_argument(
-        "--watch-seconds",
-        type=_positive(float),
-        default=float(_env("WATCH_SECONDS", str(d.watch_seconds))),
-        help="poll the rule base directory and reload on change, 0 for off (ROADMAP_WATCH_SECONDS)",
+    max_evaluation_seconds: float = _setting(
+        5.0,
+        "longest one evaluation may run when the call's deadline is later or unset; its "
+        "engine process is then killed",
+        parse=_number(float),
+        metavar="SECONDS",
+        floor=0.01,
     )
-    parser.add_argument(
-        "--engine-workers",
-        type=_positive(int),
-        default=int(_env("ENGINE_WORKERS", str(d.engine_workers))),
-        help="rule-engine processes per server process; a hang or crash in one is "
-        "contained and it is replaced; 0 runs the engine in the server process, faster "
-        f"but uncontained (ROADMAP_ENGINE_WORKERS, default {d.engine_workers})",
-    )
-    parser.add_argument(
-        "--max-evaluation-seconds",
-        type=_positive(float),
-        default=float(_env("MAX_EVALUATION_SECONDS", str(d.max_evaluation_seconds))),
-        help="longest one evaluation may run when the call's deadline is later or unset; "
-        f"its engine process is then killed (ROADMAP_MAX_EVALUATION_SECONDS, default {d.max_evaluation_seconds:g})",
-    )
-    parser.add_argument(
-        "--tls-cert",
-        type=Path,
-        default=env_path("TLS_CERT"),
+    tls_cert: Path | None = _setting(
+        None,
+        "serve TLS with this certificate chain (PEM); needs --tls-key",
+        parse=_path,
         metavar="FILE",
-        help="serve TLS with this certificate chain (PEM); needs --tls-key (ROADMAP_TLS_CERT)",
+        show="none",
     )
-    parser.add_argument(
-        "--tls-key",
-        type=Path,
-        default=env_path("TLS_KEY"),
+    tls_key: Path | None = _setting(
+        None,
+        "the private key of --tls-cert (PEM, unencrypted)",
+        parse=_path,
         metavar="FILE",
-        help="the private key of --tls-cert (PEM, unencrypted) (ROADMAP_TLS_KEY)",
+        show="none",
     )
-    parser.add_argument(
-        "--tls-client-ca",
-        type=Path,
-        default=env_path("TLS_CLIENT_CA"),
+    tls_client_ca: Path | None = _setting(
+        None,
+        "mutual TLS: require a client certificate signed by a CA in FILE (PEM); needs "
+        "--tls-cert and --tls-key",
+        parse=_path,
         metavar="FILE",
-        help="mutual TLS: require a client certificate signed by a CA in FILE (PEM); "
-        "needs --tls-cert and --tls-key (ROADMAP_TLS_CLIENT_CA)",
+        show="none",
     )
-    parser.add_argument(
-        "--socket-mode",
-        type=_mode,
-        default=_env("SOCKET_MODE", f"{d.socket_mode:04o}"),
+    socket_mode: int = _setting(
+        0o600,
+        "permissions of the socket file of a unix: --listen address, octal",
+        parse=_mode,
         metavar="MODE",
-        help=f"permissions of the socket file of a unix: --listen address, octal "
-        f"(ROADMAP_SOCKET_MODE, default {d.socket_mode:04o})",
+        show="0600",
     )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `roadmap serve` flags, one per ``Config`` field; ROADMAP_<FIELD> sets a default."""
+    for field in dataclasses.fields(Config):
+        meta = field.metadata
+        name = field.name.upper()
+        default = field.default
+        shown = meta["show"] or (f"{default:,}" if isinstance(default, int) else str(default))
+        env_help = f"ROADMAP_{name}"
+        flag = "--" + field.name.replace("_", "-")
+        if meta["parse"] is _flag:
+            # A switch: present means on; the environment can turn it on too.
+            parser.add_argument(
+                flag,
+                action="store_true",
+                default=_flag(_env(name, "")),
+                help=f"{meta['help']} ({env_help}=1)",
+            )
+            continue
+        raw = _env(name, "")
+        parser.add_argument(
+            flag,
+            type=meta["parse"],
+            # argparse parses a string default with `type`, so a bad ROADMAP_* value gets
+            # the same usage error as a bad flag.
+            default=raw if raw else default,
+            metavar=meta["metavar"] or ("N" if field.type == "int" else None),
+            help=f"{meta['help']} ({env_help}, default {shown})",
+        )
 
 
 def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
@@ -205,23 +225,10 @@ def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
 
 
 def from_namespace(args: argparse.Namespace) -> Config:
-    return Config(
-        listen=args.listen,
-        rules=args.rules,
-        workers=max(1, args.workers),
-        threads=max(1, args.threads),
-        log_level=args.log_level,
-        metrics_port=args.metrics_port,
-        grace_seconds=args.grace_seconds,
-        max_message_bytes=max(1024, args.max_message_bytes),
-        max_batch=max(1, args.max_batch),
-        max_stream_items=max(1, args.max_stream_items),
-        enable_admin=args.enable_admin,
-        watch_seconds=args.watch_seconds,
-        engine_workers=args.engine_workers,
-        max_evaluation_seconds=max(0.01, args.max_evaluation_seconds),
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-        tls_client_ca=args.tls_client_ca,
-        socket_mode=args.socket_mode,
-    )
+    """The configuration the parsed flags describe, each raised to its floor."""
+    values = {}
+    for field in dataclasses.fields(Config):
+        value = getattr(args, field.name)
+        floor = field.metadata["floor"]
+        values[field.name] = value if floor is None else max(type(value)(floor), value)
+    return Config(**values)
