@@ -21,7 +21,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 #: A field's path in an input message: names and list indexes, outermost first.
 Path = tuple[str | int, ...]
@@ -53,14 +54,40 @@ def render_path(path: Path) -> str:
     return rendered
 
 
+class ProblemKind(StrEnum):
+    """What kind of thing is wrong with a rule base (a problem's ``kind``)."""
+
+    FILE = "file"  #: missing, unreadable, too large, not a directory, no rule files
+    YAML = "yaml"  #: not valid YAML, a duplicate key, not a mapping
+    SCHEMA = "schema"  #: the file's shape breaks rules/schema/
+    EXTENDS = "extends"  #: rule bases that extend each other in a loop
+    DUPLICATE = "duplicate"  #: an id defined twice
+    UNKNOWN = "unknown"  #: a reference to a model, axis or practice that does not exist
+    LEVELS = "levels"  #: level numbering, range, or an inversion across prerequisites
+    CYCLE = "cycle"  #: prerequisites in a cycle, or a practice requiring itself
+    CONDITION = "condition"  #: a rule condition too large to compile, or out of range
+    ALIAS = "alias"  #: a retired id defined again or claimed twice
+    TWIN = "twin"  #: two practices with the same title
+    SOURCE = "source"  #: a citation whose quote is not verbatim in its seed
+    ENGINE = "engine"  #: the rule engine cannot compile or run it
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One thing wrong with a rule base: where it is and what is wrong."""
+    """One thing wrong with a rule base: where it is, what kind, and what is wrong.
+
+    ``entry`` names the entry for people (``practice 'ci'``); ``id`` is its bare id and
+    ``path`` the field within it (``("requires", 1)``), or within the file for schema
+    problems, for tools.
+    """
 
     file: str
     entry: str
     message: str
     line: int | None = None
+    kind: ProblemKind = field(kw_only=True)
+    id: str | None = field(default=None, kw_only=True)
+    path: Path = field(default=(), kw_only=True)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file

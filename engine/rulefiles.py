@@ -22,6 +22,8 @@ import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from engine.errors import ProblemKind
+
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 SCHEMA_DIR = BUNDLED_RULES / "schema"
 MANIFEST = "rulebase.yaml"
@@ -153,7 +155,7 @@ class Reader:
     ) -> tuple[LinedMapping, list[RuleFile]]:
         manifest_path = directory / MANIFEST
         if not directory.is_dir():
-            self.problem(str(directory), "", "not a directory")
+            self.problem(str(directory), "", "not a directory", kind=ProblemKind.FILE)
             return LinedMapping(), []
         manifest = self.parse(manifest_path, "manifest.schema.json")
         if manifest is None:
@@ -165,7 +167,13 @@ class Reader:
             resolved = base.resolve()
             if resolved in chain or resolved == directory.resolve():
                 cycle = " -> ".join(str(p) for p in (*chain, directory.resolve(), resolved))
-                self.problem(str(manifest_path), "extends", f"rule bases extend in a loop: {cycle}")
+                self.problem(
+                    str(manifest_path),
+                    "extends",
+                    f"rule bases extend in a loop: {cycle}",
+                    kind=ProblemKind.EXTENDS,
+                    path=("extends",),
+                )
             else:
                 _, base_files = self.read(base, (*chain, directory.resolve()))
         layer = 1 + max((f.layer for f in base_files), default=-1)
@@ -177,7 +185,12 @@ class Reader:
             if data is not None:
                 own.append(RuleFile(path=str(path), name=path.name, layer=layer, data=data))
         if not own and not base_files:
-            self.problem(str(directory), "", "no rule files (*.yaml besides rulebase.yaml)")
+            self.problem(
+                str(directory),
+                "",
+                "no rule files (*.yaml besides rulebase.yaml)",
+                kind=ProblemKind.FILE,
+            )
         return manifest, base_files + own
 
     def parse(self, path: Path, schema_name: str) -> LinedMapping | None:
@@ -186,15 +199,18 @@ class Reader:
             size = path.stat().st_size
             if size > MAX_RULE_FILE_BYTES:
                 self.problem(
-                    shown, "", f"too large: {size:,} bytes (at most {MAX_RULE_FILE_BYTES:,})"
+                    shown,
+                    "",
+                    f"too large: {size:,} bytes (at most {MAX_RULE_FILE_BYTES:,})",
+                    kind=ProblemKind.FILE,
                 )
                 return None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            self.problem(shown, "", "file not found")
+            self.problem(shown, "", "file not found", kind=ProblemKind.FILE)
             return None
         except (OSError, UnicodeDecodeError) as exc:
-            self.problem(shown, "", f"cannot read: {exc}")
+            self.problem(shown, "", f"cannot read: {exc}", kind=ProblemKind.FILE)
             return None
         loader = _YamlLoader(text)
         loader.duplicate_keys = []
@@ -203,19 +219,35 @@ class Reader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
-            self.problem(shown, "", f"not valid YAML: {exc}".splitlines()[0], line)
+            self.problem(
+                shown, "", f"not valid YAML: {exc}".splitlines()[0], line, kind=ProblemKind.YAML
+            )
             return None
         finally:
             loader.dispose()
         for line, key in loader.duplicate_keys:
-            self.problem(shown, f"key '{key}'", "duplicate key (YAML keeps only the last)", line)
+            self.problem(
+                shown,
+                f"key '{key}'",
+                "duplicate key (YAML keeps only the last)",
+                line,
+                kind=ProblemKind.YAML,
+                id=key,
+            )
         if not isinstance(data, LinedMapping):
-            self.problem(shown, "", "must be a mapping at the top level")
+            self.problem(shown, "", "must be a mapping at the top level", kind=ProblemKind.YAML)
             return None
         errors = schema_errors(data, schema_name)
         for error in errors:
             deepest = _deepest(error)
             entry, line, rest = _entry_name(data, deepest.absolute_path)
             where = f"at {rest}: " if rest else ""
-            self.problem(shown, entry, f"{where}{deepest.message}", line)
+            self.problem(
+                shown,
+                entry,
+                f"{where}{deepest.message}",
+                line,
+                kind=ProblemKind.SCHEMA,
+                path=tuple(deepest.absolute_path),
+            )
         return None if errors or loader.duplicate_keys else data

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from engine.errors import Problem
+from engine.errors import Problem, ProblemKind
 from engine.model import Origin, RuleBase, Source
 
 _WHITESPACE = re.compile(r"\s+")
@@ -50,8 +50,12 @@ def verify_quotes(rulebase: RuleBase, seeds: Path) -> list[Problem]:
         text = texts[source.seed]
         if text is None:
             message = f"cites seed '{source.seed}', not found in {seeds}"
-            problems.append(Problem(origin.path, entry, message, origin.line))
+            problems.append(
+                Problem(origin.path, entry, message, origin.line, kind=ProblemKind.SOURCE)
+            )
         elif normalise(source.quote) not in text:
             message = f"quote is not verbatim in {source.seed}: {source.quote!r}"
-            problems.append(Problem(origin.path, entry, message, origin.line))
+            problems.append(
+                Problem(origin.path, entry, message, origin.line, kind=ProblemKind.SOURCE)
+            )
     return problems

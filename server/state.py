@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from engine.errors import EvaluationError, Problem, RuleBaseError
+from engine.errors import EvaluationError, Problem, ProblemKind, RuleBaseError
 from engine.isolated import IsolatedRules
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
@@ -115,7 +115,14 @@ class RuleBaseHolder:
         except EvaluationError as exc:
             RELOADS.labels(result="refused").inc()
             raise RuleBaseError(
-                [Problem(str(self.directory), "", f"the engine workers cannot take it: {exc}")]
+                [
+                    Problem(
+                        str(self.directory),
+                        "",
+                        f"the engine workers cannot take it: {exc}",
+                        kind=ProblemKind.ENGINE,
+                    )
+                ]
             ) from exc
         return RoadmapEngine(rulebase, rules=rules)
 

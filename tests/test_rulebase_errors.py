@@ -12,7 +12,8 @@ import fastjsonschema
 import pytest
 import yaml
 
-from engine.errors import RuleBaseError
+from engine.checks import CHECKS
+from engine.errors import ProblemKind, RuleBaseError
 from engine.rulebase import load_rulebase
 from engine.rulefiles import MAX_RULE_FILE_BYTES, _fast_validator, _validator
 
@@ -43,7 +44,13 @@ def test_bad_rule_base_is_refused_with_every_problem_located(
         result = load_rulebase(directory)
     assert result is None, "a bad rule base must never half-load"
     found = [
-        {"file": Path(p.file).name, "entry": p.entry, "message": p.message, "line": p.line}
+        {
+            "file": Path(p.file).name,
+            "entry": p.entry,
+            "message": p.message,
+            "line": p.line,
+            "kind": p.kind.value,
+        }
         for p in raised.value.problems
     ]
     assert len(found) == len(case["problems"]), f"got {found}"
@@ -51,6 +58,7 @@ def test_bad_rule_base_is_refused_with_every_problem_located(
         assert got["file"] == want["file"], got
         assert got["entry"] == want["entry"], got
         assert want["message"] in got["message"], got
+        assert got["kind"] == want["kind"], got
         if "line" in want:
             assert got["line"] == want["line"], got
     # The error message itself lists every problem, so a log line is enough to fix them.
@@ -101,3 +109,34 @@ def test_an_oversized_rule_file_is_refused_unread(tmp_path: Path) -> None:
     assert [str(p) for p in raised.value.problems] == [
         f"{huge}: too large: {MAX_RULE_FILE_BYTES + 1:,} bytes (at most {MAX_RULE_FILE_BYTES:,})"
     ]
+
+
+def test_a_problem_names_its_entry_id_and_field_path_for_tools(tmp_path: Path) -> None:
+    case = next(
+        c for c in CASES["cases"] if c["name"] == "unknown id in requires, with a suggestion"
+    )
+    with pytest.raises(RuleBaseError) as raised:
+        load_rulebase(write_rulebase(tmp_path / "rules", case["files"]))
+    assert [(p.kind, p.id, p.path) for p in raised.value.problems] == [
+        (ProblemKind.UNKNOWN, "release-notes", ("requires", 0)),
+        (ProblemKind.UNKNOWN, "release-notes", ("requires", 1)),
+    ]
+
+
+def test_a_schema_problem_has_the_field_path_within_its_file(tmp_path: Path) -> None:
+    directory = write_rulebase(tmp_path / "rules", {})
+    (directory / "bad.yaml").write_text(
+        "practices:\n  - {id: x, title: X, description: d, model: ops, axis: build, level: 2,\n"
+        "     effort: 9, value: 1, source: {addition: test}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(RuleBaseError) as raised:
+        load_rulebase(directory)
+    (problem,) = raised.value.problems
+    assert (problem.kind, problem.path) == (ProblemKind.SCHEMA, ("practices", 0, "effort"))
+
+
+def test_every_semantic_check_is_registered_once() -> None:
+    names = [check.__name__ for check in CHECKS]
+    assert len(names) == len(set(names))
+    assert {"prerequisites", "prerequisite_cycles", "aliases", "duplicate_ids"} <= set(names)
