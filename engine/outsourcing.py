@@ -85,72 +85,76 @@ def recommend(
     matched: Sequence[Sequence[str]],
     statuses: Mapping[str, PracticeStatus],
 ) -> tuple[tuple[ServiceRecommendation, ...], tuple[RoadmapWarning, ...]]:
+    """One decision per service (``matched[i]``: the rules that matched ``services[i]``,
+    in precedence order), and the warning that they are provisional, if they are."""
     if policy is None or not services:
         return (), ()
-    rules = {rule.id: rule for rule in policy.rules}
     missing = missing_preconditions(policy, statuses)
-    provisional_reason = (
-        Reason(
-            "outsourcing.provisional",
-            _SOURCE,
-            0.0,
-            f"provisional until adopted: {', '.join(missing)}",
-        )
-        if missing
-        else None
+    recommendations = tuple(
+        _decide(policy, service, rule_ids, missing)
+        for service, rule_ids in zip(services, matched, strict=True)
     )
-    recommendations = []
-    for service, rule_ids in zip(services, matched, strict=True):
-        reasons = []
-        if rule_ids:
-            decider = rules[rule_ids[0]]
-            recommendation, fraction = decider.recommendation, decider.saving_fraction
-            for rule_id in rule_ids:
-                rule = rules[rule_id]
-                if rule.recommendation is not recommendation:
-                    continue  # a reason for another decision would contradict this one
-                amount = (
-                    round(service.annual_cost * rule.saving_fraction, 2) if rule is decider else 0.0
-                )
-                reasons.append(Reason(rule.id, rule.source.cite(), amount, rule.reason))
-        else:
-            recommendation, fraction = policy.fallback, 0.0
-            reasons.append(Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason))
-        if recommendation is Recommendation.RETENDER and service.contract_end_date:
-            reasons.append(
-                Reason(
-                    "outsourcing.contract-end",
-                    _SOURCE,
-                    0.0,
-                    f"the current contract ends {service.contract_end_date}: benchmark the "
-                    "market and prepare the re-tender before then",
-                )
-            )
-        if provisional_reason is not None:
-            reasons.append(provisional_reason)
-        saving = round(service.annual_cost * fraction, 2)
-        cost = round(service.transition_cost, 2) if saving > 0 else 0.0
-        recommendations.append(
-            ServiceRecommendation(
-                service_id=service.id,
-                recommendation=recommendation,
-                estimated_annual_saving=saving,
-                provisional=bool(missing),
-                reasons=tuple(reasons),
-                transition_cost=cost,
-                net_first_year_saving=round(saving - cost, 2),
-                payback_months=_payback_months(saving, cost),
+    if not missing:
+        return recommendations, ()
+    warning = RoadmapWarning(
+        "outsourcing-provisional",
+        "outsourcing recommendations are provisional until these are adopted: "
+        + ", ".join(missing),
+        missing,
+        "outsourcing.provisional",
+    )
+    return recommendations, (warning,)
+
+
+def _decide(
+    policy: OutsourcingPolicy, service: Service, rule_ids: Sequence[str], missing: Sequence[str]
+) -> ServiceRecommendation:
+    recommendation, fraction, reasons = _decision(policy, service, rule_ids)
+    if recommendation is Recommendation.RETENDER and service.contract_end_date:
+        reasons.append(
+            Reason(
+                "outsourcing.contract-end",
+                _SOURCE,
+                0.0,
+                f"the current contract ends {service.contract_end_date}: benchmark the "
+                "market and prepare the re-tender before then",
             )
         )
-    warnings: tuple[RoadmapWarning, ...] = ()
     if missing:
-        warnings = (
-            RoadmapWarning(
-                "outsourcing-provisional",
-                "outsourcing recommendations are provisional until these are adopted: "
-                + ", ".join(missing),
-                missing,
-                "outsourcing.provisional",
-            ),
+        text = f"provisional until adopted: {', '.join(missing)}"
+        reasons.append(Reason("outsourcing.provisional", _SOURCE, 0.0, text))
+    saving = round(service.annual_cost * fraction, 2)
+    cost = round(service.transition_cost, 2) if saving > 0 else 0.0
+    return ServiceRecommendation(
+        service_id=service.id,
+        recommendation=recommendation,
+        estimated_annual_saving=saving,
+        provisional=bool(missing),
+        reasons=tuple(reasons),
+        transition_cost=cost,
+        net_first_year_saving=round(saving - cost, 2),
+        payback_months=_payback_months(saving, cost),
+    )
+
+
+def _decision(
+    policy: OutsourcingPolicy, service: Service, rule_ids: Sequence[str]
+) -> tuple[Recommendation, float, list[Reason]]:
+    """The first matching rule decides; every match agreeing with it gives a reason (one
+    for another decision would contradict it). No match: the policy's fallback."""
+    if not rule_ids:
+        fallback = Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason)
+        return policy.fallback, 0.0, [fallback]
+    rules = {rule.id: rule for rule in policy.rules}
+    decider = rules[rule_ids[0]]
+    reasons = [
+        Reason(
+            rule.id,
+            rule.source.cite(),
+            round(service.annual_cost * rule.saving_fraction, 2) if rule is decider else 0.0,
+            rule.reason,
         )
-    return tuple(recommendations), warnings
+        for rule in (rules[rule_id] for rule_id in rule_ids)
+        if rule.recommendation is decider.recommendation
+    ]
+    return decider.recommendation, decider.saving_fraction, reasons
