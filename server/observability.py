@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -28,6 +29,17 @@ ENGINE_EVENTS = Counter(
 
 
 _worker: dict[str, int] = {}
+
+
+def record_call(method: str, code: str, started: float | None = None, **fields: Any) -> None:
+    """Count one call by method and status, time it, and log its one line."""
+    REQUESTS.labels(method=method, code=code).inc()
+    if started is None:
+        log.info("request", method=method, code=code, **fields)
+        return
+    elapsed = time.perf_counter() - started
+    LATENCY.labels(method=method).observe(elapsed)
+    log.info("request", method=method, code=code, duration_ms=round(elapsed * 1000, 3), **fields)
 
 
 def set_worker(index: int) -> None:

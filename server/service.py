@@ -48,7 +48,7 @@ from engine.errors import (
     RuleBaseError,
 )
 from server.errors import NotLoadedError
-from server.observability import EVALUATIONS, LATENCY, REQUESTS, log, worker_index
+from server.observability import EVALUATIONS, log, record_call, worker_index
 from server.state import log_refused
 
 if TYPE_CHECKING:
@@ -244,16 +244,7 @@ def _unary(
             finally:
                 if entered:
                     self.gate.exit()
-                elapsed = time.perf_counter() - started
-                REQUESTS.labels(method=name, code=code.name).inc()
-                LATENCY.labels(method=name).observe(elapsed)
-                log.info(
-                    "request",
-                    method=name,
-                    code=code.name,
-                    duration_ms=round(elapsed * 1000, 3),
-                    unit_id=unit_of(request),
-                )
+                record_call(name, code.name, started, unit_id=unit_of(request))
 
         return handler
 
@@ -278,8 +269,7 @@ def _parsed(
     try:
         return request_type.FromString(raw)
     except DecodeError as exc:
-        REQUESTS.labels(method=method, code="INVALID_ARGUMENT").inc()
-        log.info("request", method=method, code="INVALID_ARGUMENT", error="undecodable request")
+        record_call(method, "INVALID_ARGUMENT", error="undecodable request")
         context.abort(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"the request is not a valid {request_type.DESCRIPTOR.full_name} message: {exc}",
@@ -356,7 +346,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         items = errors = 0
         code = grpc.StatusCode.OK
         if not self.gate.enter():
-            REQUESTS.labels(method="StreamRoadmaps", code="UNAVAILABLE").inc()
+            record_call("StreamRoadmaps", "UNAVAILABLE")
             context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
         try:
             for index, request in enumerate(request_iterator):
@@ -375,17 +365,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             raise
         finally:
             self.gate.exit()
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(method="StreamRoadmaps", code=code.name).inc()
-            LATENCY.labels(method="StreamRoadmaps").observe(elapsed)
-            log.info(
-                "request",
-                method="StreamRoadmaps",
-                code=code.name,
-                duration_ms=round(elapsed * 1000, 3),
-                items=items,
-                item_errors=errors,
-            )
+            record_call("StreamRoadmaps", code.name, started, items=items, item_errors=errors)
 
     def _stream_item(
         self, index: int, request: pb.StreamRoadmapsRequest, context: grpc.ServicerContext
