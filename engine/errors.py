@@ -43,7 +43,7 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     return did_you_mean(closest(word, choices))
 
 
-def render_path(path: Path) -> str:
+def _render_path(path: Path) -> str:
     """``("assessment", "practices", 3, "practice_id")`` -> ``assessment.practices[3].practice_id``."""
     rendered = ""
     for part in path:
@@ -114,7 +114,7 @@ _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 def parse_path(rendered: str) -> Path:
-    """The inverse of :func:`render_path`, for paths that arrive as text (a status's
+    """The inverse of :func:`_render_path`, for paths that arrive as text (a status's
     BadRequest details)."""
     return tuple(int(index) if index else name for name, index in _STEP.findall(rendered))
 
@@ -131,7 +131,7 @@ class FieldViolation:
     @property
     def field(self) -> str:
         """The path as callers write it (``practices[3].practice_id``)."""
-        return render_path(self.path)
+        return _render_path(self.path)
 
     @property
     def message(self) -> str:

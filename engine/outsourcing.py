@@ -32,7 +32,7 @@ MATERIAL = frozenset({Recommendation.DECOMMISSION, Recommendation.OUTSOURCE})
 _SOURCE = "engine: rules/README.md § outsourcing"
 
 
-def missing_preconditions(
+def _missing_preconditions(
     policy: OutsourcingPolicy, statuses: Mapping[str, PracticeStatus]
 ) -> tuple[str, ...]:
     return tuple(
@@ -70,7 +70,7 @@ def precondition_steps(
         else (0.0, "needed before outsourcing decisions are final (no material candidate yet)")
     )
     reason = Reason("outsourcing.preconditions", policy.source.cite(), amount, text)
-    return dict.fromkeys(missing_preconditions(policy, statuses), reason)
+    return dict.fromkeys(_missing_preconditions(policy, statuses), reason)
 
 
 def _payback_months(saving: float, transition_cost: float) -> float:
@@ -89,7 +89,7 @@ def recommend(
     in precedence order), and the warning that they are provisional, if they are."""
     if policy is None or not services:
         return (), ()
-    missing = missing_preconditions(policy, statuses)
+    missing = _missing_preconditions(policy, statuses)
     recommendations = tuple(
         _decide(policy, service, rule_ids, missing)
         for service, rule_ids in zip(services, matched, strict=True)

@@ -129,7 +129,7 @@ class Plan:
     quarter_capacity: int
 
 
-def wanted_practices(
+def _wanted_practices(
     rulebase: RuleBase,
     assessment: Assessment,
     statuses: Mapping[str, PracticeStatus],
@@ -176,7 +176,7 @@ def plan(
     extra: Mapping[str, Reason],
 ) -> Plan:
     """The roadmap's steps (ordered by wave, score, id) and the planner's warnings."""
-    wanted = wanted_practices(rulebase, assessment, statuses, levels)
+    wanted = _wanted_practices(rulebase, assessment, statuses, levels)
     for pid, reasons in [*adj.includes.items(), *((p, [r]) for p, r in extra.items())]:
         if not is_done(statuses.get(pid)):
             wanted.setdefault(pid, []).extend(reasons)

@@ -91,7 +91,7 @@ def _fast_validator(schema_name: str) -> Any:
     return fastjsonschema.compile(_schema(schema_name))
 
 
-def schema_errors(data: Any, schema_name: str) -> list[ValidationError]:
+def _schema_errors(data: Any, schema_name: str) -> list[ValidationError]:
     """Every schema error of ``data``; the fast validator answers when there is none."""
     try:
         _fast_validator(schema_name)(data)
@@ -237,7 +237,7 @@ class Reader:
         if not isinstance(data, LinedMapping):
             self.problem(shown, "", "must be a mapping at the top level", kind=ProblemKind.YAML)
             return None
-        errors = schema_errors(data, schema_name)
+        errors = _schema_errors(data, schema_name)
         for error in errors:
             deepest = _deepest(error)
             entry, line, rest = _entry_name(data, deepest.absolute_path)
