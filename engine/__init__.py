@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from engine.errors import (
         AssessmentError,
         ContainmentError,
+        EngineBusyError,
         EngineCrashedError,
         EngineTimeoutError,
         EvaluationError,
@@ -63,6 +64,7 @@ _WHERE = {
     "engine.errors": (
         "AssessmentError",
         "ContainmentError",
+        "EngineBusyError",
         "EngineCrashedError",
         "EngineTimeoutError",
         "EvaluationError",
@@ -95,6 +97,7 @@ __all__ = [
     "AssessmentError",
     "Comparison",
     "ContainmentError",
+    "EngineBusyError",
     "EngineCrashedError",
     "EngineTimeoutError",
     "EvaluationError",

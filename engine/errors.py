@@ -13,6 +13,7 @@ Exception tree::
     └── ContainmentError    an engine worker process could not answer (see engine.isolated)
         ├── EngineTimeoutError   the evaluation outlived its deadline; its worker was replaced
         ├── EngineCrashedError   the worker died evaluating it, or no worker was left to ask
+        ├── EngineBusyError      too many evaluations wait for a worker: shed at once
         └── InputRefusedError    this input crashed or hung a worker before: not tried again
 """
 
@@ -189,6 +190,10 @@ class EngineTimeoutError(ContainmentError):
 
 class EngineCrashedError(ContainmentError):
     """The engine worker died during the evaluation, or none could be reached."""
+
+
+class EngineBusyError(ContainmentError):
+    """Too many evaluations wait for an engine worker: shed at once (retry later)."""
 
 
 class InputRefusedError(ContainmentError):

@@ -18,6 +18,14 @@ never holds gRPC threads or locks, with the engine modules already imported.
   down worker after worker. A missed caller deadline is not held against an input
   (under overload every input misses some). The list belongs to one rule base; a
   reload starts a new pool and a new list.
+- The ``max_seconds`` limit counts evaluation time only, from the moment a worker takes
+  the input: waiting for a free worker never makes a valid input look like a hang.
+  Waiting is bounded by the caller's deadline (or ``MAX_WAIT_SECONDS`` without one), and
+  at most ``max_waiting`` calls wait: past that a call is shed at once
+  (:class:`EngineBusyError`, which the server answers UNAVAILABLE, retryable).
+- A worker killed from outside (SIGKILL: an operator, the OOM killer) under a call is
+  not the input's doing: the call waits for a live worker, or its replacement, and
+  tries again, even when every worker was killed at once.
 - :meth:`IsolatedRules.close` drains: calls that hold the pool finish, then every
   worker exits. Process exit is the only way durable-rules frees its rulesets.
 
@@ -41,10 +49,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.compiled import CompiledRules, Conclusions, Encoding, Facts, RuleLayout
 from engine.errors import (
+    EngineBusyError,
     EngineCrashedError,
     EngineTimeoutError,
     EvaluationError,
@@ -66,18 +76,40 @@ MAX_REFUSED = 4096
 START_SECONDS = 120.0  # compiling 10,000 practices takes about 0.2 s; this is a hang
 STOP_SECONDS = 2.0
 RESTART_BACKOFF_SECONDS = (0.0, 0.1, 0.5, 2.0, 5.0)
+#: Longest a call without a deadline waits for a free engine worker.
+MAX_WAIT_SECONDS = 30.0
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["engine.isolated"])
 
 
+class EngineEvent(StrEnum):
+    """What the pool reports about its workers and calls (the server logs and counts them)."""
+
+    STARTED = "engine_worker_started"
+    START_FAILED = "engine_worker_start_failed"
+    DIED = "engine_worker_died"  #: died while idle, or under a call
+    KILLED = "engine_worker_killed"  #: killed by the pool: its call ran past a limit
+    REFUSED = "engine_input_refused"  #: an input that crashed or hung a worker
+    SHED = "engine_call_shed"  #: too many calls waiting: answered busy at once
+
+
+class _Tag(StrEnum):
+    """The first item of every message on a worker's pipe."""
+
+    READY = "ready"
+    FAILED = "failed"  #: could not compile the rule base
+    OK = "ok"
+    ERROR = "error"  #: the evaluation raised (the caller gets INTERNAL)
+
+
 class EngineEvents(Protocol):
-    """Where the pool reports worker lifecycle events (the server logs and counts them)."""
+    """Where the pool reports its events."""
 
-    def __call__(self, event: str, **fields: Any) -> None: ...
+    def __call__(self, event: EngineEvent, **fields: Any) -> None: ...
 
 
-def _ignore(event: str, **fields: Any) -> None:
+def _ignore(event: EngineEvent, **fields: Any) -> None:
     del event, fields
 
 
@@ -102,9 +134,9 @@ def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict
     try:
         rules = CompiledRules(rulebase, encoding)
     except Exception as exc:  # reported to the parent, which refuses the rule base
-        conn.send_bytes(marshal.dumps(("failed", f"{type(exc).__name__}: {exc}")))
+        conn.send_bytes(marshal.dumps((_Tag.FAILED.value, f"{type(exc).__name__}: {exc}")))
         return
-    conn.send_bytes(marshal.dumps(("ready", os.getpid())))
+    conn.send_bytes(marshal.dumps((_Tag.READY.value, os.getpid())))
     while True:
         try:
             request = conn.recv_bytes()
@@ -120,9 +152,9 @@ def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict
         reply: tuple[object, ...]
         try:
             conclusions = rules.fire(Facts(unit_id, context, services))
-            reply = ("ok", conclusions.fired, conclusions.matched)
+            reply = (_Tag.OK.value, conclusions.fired, conclusions.matched)
         except Exception as exc:  # a failure, not a crash: the caller gets INTERNAL
-            reply = ("error", f"{type(exc).__name__}: {exc}", ())
+            reply = (_Tag.ERROR.value, f"{type(exc).__name__}: {exc}", ())
         conn.send_bytes(marshal.dumps(reply))
 
 
@@ -149,6 +181,7 @@ class IsolatedRules:
         *,
         workers: int = 2,
         max_seconds: float = 5.0,
+        max_waiting: int = 64,
         encoding: Encoding = Encoding.MINIMAL,
         events: EngineEvents = _ignore,
         faults: str | None = None,
@@ -160,6 +193,8 @@ class IsolatedRules:
         self.layout = RuleLayout(rulebase, encoding)
         self.size = workers
         self.max_seconds = max_seconds
+        self.max_waiting = max_waiting
+        self._waiting = 0  # calls waiting for a free worker
         self._rulebase = rulebase
         self._encoding = encoding
         self._events = events
@@ -216,10 +251,10 @@ class IsolatedRules:
             raise EvaluationError(
                 f"engine worker died while starting (exit code {worker.process.exitcode})"
             ) from exc
-        if kind != "ready":
+        if kind != _Tag.READY:
             raise EvaluationError(f"engine worker could not compile the rule base: {detail}")
         self._events(
-            "engine_worker_started",
+            EngineEvent.STARTED,
             pid=worker.pid,
             seconds=round(time.monotonic() - started, 3),
         )
@@ -246,7 +281,7 @@ class IsolatedRules:
                     self._await_ready(worker)
                 except EvaluationError as exc:
                     self._failures += 1
-                    self._events("engine_worker_start_failed", error=str(exc))
+                    self._events(EngineEvent.START_FAILED, error=str(exc))
                     self._stop(worker)
                     continue
                 self._failures = 0
@@ -280,7 +315,7 @@ class IsolatedRules:
                     idle = worker in self._workers and worker not in self._busy
                 if idle and not self._closing:
                     code = self._discard(worker)
-                    self._events("engine_worker_died", pid=worker.pid, code=code, unit_id="")
+                    self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id="")
 
     @staticmethod
     def _stop(worker: _Worker) -> None:
@@ -333,22 +368,50 @@ class IsolatedRules:
             self._refused[digest] = reason
             while len(self._refused) > MAX_REFUSED:
                 self._refused.popitem(last=False)
-        self._events("engine_input_refused", unit_id=unit_id, digest=digest.hex(), reason=reason)
+        self._events(EngineEvent.REFUSED, unit_id=unit_id, digest=digest.hex(), reason=reason)
 
-    def _acquire(self, cutoff: float, unit_id: str) -> _Worker:
+    def _acquire(self, until: float, deadline: float | None, unit_id: str) -> _Worker:
+        """A live idle worker, waiting until ``until`` at most; shed when too many wait."""
+        with self._changed:
+            if self._idle.empty() and self._waiting >= self.max_waiting:
+                shed = True
+            else:
+                shed = False
+                self._waiting += 1
+        if shed:
+            self._events(EngineEvent.SHED, unit_id=unit_id, waiting=self.max_waiting)
+            raise EngineBusyError(
+                f"busy: {self.max_waiting} evaluations already wait for an engine worker; "
+                "retry the call"
+            )
+        try:
+            return self._wait_for_worker(until, deadline, unit_id)
+        finally:
+            with self._changed:
+                self._waiting -= 1
+
+    def _wait_for_worker(self, until: float, deadline: float | None, unit_id: str) -> _Worker:
         while True:
             if self._closing and not self._workers:
                 raise EngineCrashedError(
                     f"the rule base was replaced while {unit_id!r} waited: retry the call"
                 )
-            remaining = cutoff - time.monotonic()
+            remaining = until - time.monotonic()
             if remaining <= 0:
-                raise EngineTimeoutError(
-                    f"no engine worker was free before the deadline (all {self.size} busy)"
+                if deadline is not None and until >= deadline:
+                    raise EngineTimeoutError(
+                        f"no engine worker was free before the deadline (all {self.size} busy)"
+                    )
+                raise EngineBusyError(
+                    f"busy: no engine worker was free within {MAX_WAIT_SECONDS:g} s; retry the call"
                 )
             try:
                 worker = self._idle.get(timeout=min(remaining, 0.5))
             except queue.Empty:
+                continue
+            if worker.process.exitcode is not None:  # died while idle, not yet noticed
+                code = self._discard(worker)
+                self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id="")
                 continue
             with self._changed:
                 if worker in self._workers:  # else it was stopped while idle: skip it
@@ -367,19 +430,23 @@ class IsolatedRules:
                 "evaluated again until the rule base is reloaded",
                 digest=digest.hex(),
             )
-        limit = time.monotonic() + self.max_seconds
-        cutoff = limit if deadline is None else min(limit, deadline)
+        until = deadline if deadline is not None else time.monotonic() + MAX_WAIT_SECONDS
         with self._using():
-            for attempt in (1, 2):
-                worker = self._acquire(cutoff, facts.unit_id)
+            # A worker killed from outside under the call is tried again on another, or
+            # on a replacement: as many times as there are workers, so that all of them
+            # killed at once still costs the call nothing.
+            for attempt in range(self.size + 1):
+                worker = self._acquire(until, deadline, facts.unit_id)
+                limit = time.monotonic() + self.max_seconds  # evaluation time only
+                cutoff = limit if deadline is None else min(limit, deadline)
                 try:
                     reply = self._ask(worker, request, cutoff, limit, facts.unit_id, digest)
                     break
                 except _KilledError as exc:
-                    if attempt == 2:  # one retry
+                    if attempt == self.size:
                         raise EngineCrashedError(str(exc)) from exc
         status, detail, matched = _loads(reply)
-        if status != "ok":
+        if status != _Tag.OK:
             raise EvaluationError(detail)
         return Conclusions(tuple(detail), tuple(tuple(m) for m in matched))
 
@@ -399,7 +466,7 @@ class IsolatedRules:
             reply = worker.conn.recv_bytes() if answered else b""
         except (EOFError, OSError) as exc:
             code = self._discard(worker)
-            self._events("engine_worker_died", pid=worker.pid, code=code, unit_id=unit_id)
+            self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id=unit_id)
             message = (
                 f"the engine worker evaluating this input died (exit code {code}); "
                 "it has been replaced"
@@ -419,7 +486,7 @@ class IsolatedRules:
         overran = cutoff >= limit
         self._discard(worker)
         self._events(
-            "engine_worker_killed",
+            EngineEvent.KILLED,
             pid=worker.pid,
             unit_id=unit_id,
             reason="max_seconds" if overran else "deadline",

@@ -84,7 +84,7 @@ log = structlog.get_logger("roadmap")
 def engine_event(event: str, **fields: Any) -> None:
     """An engine worker's lifecycle event: one log line and one count."""
     ENGINE_EVENTS.labels(event=event).inc()
-    if event == "engine_worker_started":
+    if event in ("engine_worker_started", "engine_call_shed"):  # expected: not a warning
         log.info(event, **fields)
     else:
         log.warning(event, **fields)

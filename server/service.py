@@ -40,6 +40,7 @@ from contract.convert import (
 from engine.errors import (
     AssessmentError,
     ContainmentError,
+    EngineBusyError,
     EngineCrashedError,
     EngineTimeoutError,
     EvaluationError,
@@ -156,6 +157,8 @@ OUTCOMES: tuple[tuple[type[Exception], Outcome], ...] = (
     (EngineTimeoutError, Outcome(grpc.StatusCode.DEADLINE_EXCEEDED, "contained", "warning")),
     # retryable: the worker was replaced
     (EngineCrashedError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),
+    # retryable: shed under overload, before any evaluation
+    (EngineBusyError, Outcome(grpc.StatusCode.UNAVAILABLE, "shed", "info")),
     # not retryable: it would do it again
     (InputRefusedError, Outcome(grpc.StatusCode.FAILED_PRECONDITION, "contained", "warning")),
     (ContainmentError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),

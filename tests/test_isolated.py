@@ -17,7 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from engine.assessment import Assessment, Metrics, Service
-from engine.errors import EngineCrashedError, EngineTimeoutError, InputRefusedError
+from engine.errors import (
+    EngineBusyError,
+    EngineCrashedError,
+    EngineTimeoutError,
+    InputRefusedError,
+)
 from engine.isolated import IsolatedRules
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from tests.strategies import assessments
@@ -140,7 +145,8 @@ def test_an_input_that_overran_the_limit_is_refused_next_time(pool: IsolatedRule
 
 def test_missed_deadlines_are_not_held_against_an_input(pool: IsolatedRules) -> None:
     for _ in range(3):
-        with pytest.raises(EngineTimeoutError, match="ran past the deadline"):
+        # ran past it, or (both workers being replaced) met it waiting for one
+        with pytest.raises(EngineTimeoutError, match="the deadline"):
             pool.evaluate(STUCK, deadline=time.monotonic() + 0.2)
     assert pool.refused == 0
 
@@ -186,3 +192,86 @@ def test_close_lets_the_calls_in_flight_finish_then_stops_every_worker(
     assert pool.pids == []
     with pytest.raises(EngineCrashedError, match="rule base was replaced"):
         pool.evaluate(UNIT)
+
+
+def test_waiting_for_a_worker_does_not_count_against_the_evaluation_limit(
+    bundled: RuleBase, engine: RoadmapEngine
+) -> None:
+    # One worker, a 0.5 s limit, and a hang holding the worker until the limit kills it:
+    # the valid call queued behind it waits longer than the limit (the hang, then the
+    # replacement's start), yet is answered, and is not refused.
+    pool = IsolatedRules(bundled, workers=1, max_seconds=0.5, faults="hang:stuck")
+    try:
+        thread, timeouts = hang_in_background(pool, seconds=1.0)
+        assert wait_for(lambda: in_flight(pool) == 1)
+        started = time.monotonic()
+        assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)
+        assert time.monotonic() - started > 0.5
+        thread.join()
+        assert len(timeouts) == 1
+        assert pool.refused == 1  # the hang, which ran past the limit; not the valid call
+        assert pool.evaluate(UNIT) == engine.rules.evaluate(UNIT)
+    finally:
+        pool.close()
+
+
+def test_past_the_waiting_bound_a_call_is_shed_at_once(
+    bundled: RuleBase, engine: RoadmapEngine
+) -> None:
+    pool = IsolatedRules(bundled, workers=1, max_waiting=1, faults="hang:stuck")
+    try:
+        thread, _ = hang_in_background(pool, seconds=1.0)
+        assert wait_for(lambda: in_flight(pool) == 1)
+        answers: list[object] = []
+        waiter = threading.Thread(target=lambda: answers.append(pool.evaluate(UNIT)))
+        waiter.start()
+        assert wait_for(lambda: pool._waiting == 1)
+        started = time.monotonic()
+        with pytest.raises(EngineBusyError, match="1 evaluations already wait"):
+            pool.evaluate(UNIT)
+        assert time.monotonic() - started < 0.1
+        thread.join()
+        waiter.join()
+        assert answers == [engine.rules.evaluate(UNIT)]  # the one waiting was answered
+        assert pool.refused == 0
+    finally:
+        pool.close()
+
+
+def test_every_worker_killed_at_once_under_load_fails_no_call(
+    bundled: RuleBase, engine: RoadmapEngine
+) -> None:
+    # As the OOM killer may do: both workers SIGKILLed together while calls run. Each call
+    # waits for a live worker or a replacement and is answered.
+    pool = IsolatedRules(bundled, workers=2, faults="")
+    expected = engine.rules.evaluate(UNIT)
+    failures: list[Exception] = []
+    answered = [0]
+    stop = threading.Event()
+
+    def caller() -> None:
+        while not stop.is_set():
+            try:
+                assert pool.evaluate(UNIT) == expected
+                answered[0] += 1
+            except Exception as exc:  # every failure is the finding
+                failures.append(exc)
+
+    callers = [threading.Thread(target=caller) for _ in range(4)]
+    try:
+        for thread in callers:
+            thread.start()
+        assert wait_for(lambda: answered[0] > 20)
+        victims = pool.pids
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: len(pool.pids) == 2 and not set(victims) & set(pool.pids))
+        before = answered[0]
+        assert wait_for(lambda: answered[0] > before + 20)
+    finally:
+        stop.set()
+        for thread in callers:
+            thread.join()
+        pool.close()
+    assert failures == []
+    assert pool.refused == 0
