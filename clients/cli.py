@@ -31,6 +31,7 @@ from rich.table import Table
 from roadmap.v1 import roadmap_pb2 as pb
 
 from clients import render
+from clients.assess import YAML_SUFFIXES, add_assess_commands, assessment_from_yaml
 from clients.backend import Backend, LocalBackend, RemoteBackend
 from clients.client import RoadmapClient, ServiceError, channel_credentials
 from contract.settings import DEFAULT_ADDRESS, env_path
@@ -99,11 +100,16 @@ def _load(directory: Path) -> RuleBase | None:
 
 
 def read_assessment(path: Path) -> pb.Assessment:
-    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment."""
+    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment, in JSON or YAML."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    if path.suffix.lower() in YAML_SUFFIXES:
+        try:
+            return assessment_from_yaml(text)
+        except ValueError as exc:
+            raise InputError(f"{path}: not a roadmap.v1.Assessment in YAML: {exc}") from exc
     return parse_assessment(text, str(path))
 
 
@@ -800,7 +806,7 @@ def _add_plan(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         nargs="+",
         type=Path,
         metavar="FILE",
-        help="an assessment: roadmap.v1.Assessment as JSON (see clients/examples/)",
+        help="an assessment: roadmap.v1.Assessment as JSON or YAML (see clients/examples/, roadmap assess init)",
     )
     plan.add_argument(
         "--format",
@@ -881,6 +887,7 @@ def build_parser(extra_commands: Sequence[AddCommand] = ()) -> argparse.Argument
     _add_plan(commands)
     _add_batch(commands)
     _add_questions(commands)
+    add_assess_commands(commands, source_options=_remote_options, with_backend=_with_backend)
     health = commands.add_parser(
         "health", help="is a server SERVING? (exit 0 yes, 1 no, 3 unreachable)"
     )
