@@ -6,7 +6,7 @@ messages. Field by field, in both directions, nothing else.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from roadmap.v1 import roadmap_pb2 as pb
 
@@ -20,13 +20,14 @@ from engine.assessment import (
     Target,
     UserBase,
 )
+from engine.errors import FieldViolation
 from engine.model import Recommendation, Status
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
-    from engine.errors import FieldViolation
+    from engine.errors import Path
     from engine.model import Model, Practice, RuleBase
     from engine.results import (
         Comparison,
@@ -71,6 +72,29 @@ def _optional(message: object, name: str) -> float | None:
     return getattr(message, name) if message.HasField(name) else None  # type: ignore[attr-defined]
 
 
+def _unknown_enums(message: pb.Assessment) -> tuple[FieldViolation, ...]:
+    """One rule for every enum field: a number the contract does not define is refused
+    with its field path (proto3 keeps unknown numbers rather than rejecting them)."""
+    found: list[FieldViolation] = []
+
+    def check(path: Path, number: int, known: Mapping[Any, object], enum: str) -> None:
+        if number and number not in known:
+            names = ", ".join(
+                pb.DESCRIPTOR.enum_types_by_name[enum].values_by_number[n].name for n in known if n
+            )
+            found.append(FieldViolation(path, f"unknown {enum} value {number} (known: {names})"))
+
+    for index, practice in enumerate(message.practices):
+        check(("practices", index, "adoption"), practice.adoption, _ADOPTION, "Adoption")
+    check(("context", "user_base"), message.context.user_base, _USER_BASE, "UserBase")
+    for index, service in enumerate(message.services):
+        path: Path = ("services", index)
+        check((*path, "differentiation"), service.differentiation, _GRADE, "Level")
+        check((*path, "criticality"), service.criticality, _GRADE, "Level")
+        check((*path, "sourcing"), service.sourcing, _SOURCING, "Sourcing")
+    return tuple(found)
+
+
 def assessment_from_proto(message: pb.Assessment) -> Assessment:
     metrics = message.metrics
     return Assessment(
@@ -105,6 +129,7 @@ def assessment_from_proto(message: pb.Assessment) -> Assessment:
             for s in message.services
         ),
         horizon_months=message.horizon_months if message.HasField("horizon_months") else None,
+        unreadable=_unknown_enums(message),
     )
 
 

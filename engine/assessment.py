@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from engine.errors import AssessmentError, FieldViolation, Path, closest
+from engine.errors import AssessmentError, FieldViolation, Path, closest, quoted
 from engine.model import Status
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 #: Size limits: an assessment over them is refused, not truncated.
 MAX_UNIT_ID_LENGTH = 256
+#: A practice id, a target's model or a service id (rule-base ids are far shorter).
+MAX_ID_LENGTH = 128
+MAX_NAME_LENGTH = 512  # a service's name
 MAX_PRACTICE_STATUSES = 10_000
 MAX_SERVICES = 2_000
 MAX_TARGETS = 64
@@ -104,6 +107,9 @@ class Assessment:
     wave_capacity: int | None = None
     services: tuple[Service, ...] = ()
     horizon_months: int | None = None
+    #: Problems found reading the input message before it became this value (an enum
+    #: number the contract does not define); validation reports them first.
+    unreadable: tuple[FieldViolation, ...] = field(default=(), compare=False)
 
     def statuses(self) -> dict[str, PracticeStatus]:
         """Practice id to its status; practices not listed are not started."""
@@ -149,23 +155,32 @@ def _date_problem(value: str) -> str | None:
     try:
         datetime.datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
-        return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
+        return f"must be a date written YYYY-MM-DD, got {quoted(value)}"
     if len(value) != len("YYYY-MM-DD"):  # strptime takes 2027-1-5 too
-        return f"must be a date written YYYY-MM-DD, got '{value[:40]}'"
+        return f"must be a date written YYYY-MM-DD, got {quoted(value)}"
+    return None
+
+
+def _too_long(value: str, limit: int) -> str | None:
+    if len(value) > limit:
+        return f"must be at most {limit:,} characters, got {len(value):,}"
     return None
 
 
 def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]:
-    """Every problem of the assessment against the rule base, in field order."""
-    problems: list[FieldViolation] = []
+    """Every problem of the assessment against the rule base, in field order (what the
+    input message could not say first); at most one per field."""
+    problems: list[FieldViolation] = list(assessment.unreadable)
+    said = {v.path for v in problems}
 
     def add(path: Path, description: str, suggestion: str | None = None) -> None:
-        problems.append(FieldViolation(path, description, suggestion))
+        if path not in said:
+            problems.append(FieldViolation(path, description, suggestion))
 
     if not assessment.unit_id.strip():
         add(("unit_id",), "must not be empty")
-    elif len(assessment.unit_id) > MAX_UNIT_ID_LENGTH:
-        add(("unit_id",), f"must be at most {MAX_UNIT_ID_LENGTH} characters")
+    elif problem := _too_long(assessment.unit_id, MAX_UNIT_ID_LENGTH):
+        add(("unit_id",), problem)
 
     if len(assessment.practices) > MAX_PRACTICE_STATUSES:
         add(
@@ -213,17 +228,19 @@ def _validate_practices(assessment: Assessment, rulebase: RuleBase, add: _Add) -
         path: Path = ("practices", index)
         if not status.practice_id:
             add((*path, "practice_id"), "must not be empty")
+        elif problem := _too_long(status.practice_id, MAX_ID_LENGTH):
+            add((*path, "practice_id"), problem)
         elif not rulebase.knows(status.practice_id):
             add(
                 (*path, "practice_id"),
-                f"unknown practice '{status.practice_id}'",
+                f"unknown practice {quoted(status.practice_id)}",
                 closest(status.practice_id, rulebase.practices),
             )
         elif status.practice_id in seen:
             first = seen[status.practice_id]
             add(
                 (*path, "practice_id"),
-                f"duplicate of practices[{first}]: '{status.practice_id}' is listed twice",
+                f"duplicate of practices[{first}]: {quoted(status.practice_id)} is listed twice",
             )
         else:
             seen[status.practice_id] = index
@@ -238,9 +255,12 @@ def _validate_targets(assessment: Assessment, rulebase: RuleBase, add: _Add) -> 
     for index, target in enumerate(assessment.targets):
         path: Path = ("targets", index)
         model = rulebase.models.get(target.model)
+        if problem := _too_long(target.model, MAX_ID_LENGTH):
+            add((*path, "model"), problem)
+            continue
         if model is None:
             known = ", ".join(rulebase.models)
-            add((*path, "model"), f"unknown model '{target.model}' (known: {known})")
+            add((*path, "model"), f"unknown model {quoted(target.model)} (known: {known})")
             continue
         if target.model in seen:
             add(
@@ -267,10 +287,14 @@ def _validate_services(assessment: Assessment, add: _Add) -> None:
         path: Path = ("services", index)
         if not service.id.strip():
             add((*path, "id"), "must not be empty")
+        elif problem := _too_long(service.id, MAX_ID_LENGTH):
+            add((*path, "id"), problem)
         elif service.id in seen:
-            add((*path, "id"), f"duplicate of services[{seen[service.id]}]: '{service.id}'")
+            add((*path, "id"), f"duplicate of services[{seen[service.id]}]: {quoted(service.id)}")
         else:
             seen[service.id] = index
+        if problem := _too_long(service.name, MAX_NAME_LENGTH):
+            add((*path, "name"), problem)
         if math.isnan(service.annual_cost) or math.isinf(service.annual_cost):
             add((*path, "annual_cost"), f"must be a finite amount, got {service.annual_cost}")
         elif not 0 <= service.annual_cost <= MAX_ANNUAL_COST:

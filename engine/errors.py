@@ -29,8 +29,23 @@ from enum import StrEnum
 Path = tuple[str | int, ...]
 
 
+#: How much of a value an error quotes back (the caller has the rest).
+ECHO_LENGTH = 40
+#: Past this length a word is not compared with the choices (no typo is that long).
+_LONGEST_TYPO = 200
+
+
+def quoted(value: str) -> str:
+    """A value quoted back in an error, cut to ``ECHO_LENGTH`` characters."""
+    if len(value) <= ECHO_LENGTH:
+        return f"'{value}'"
+    return f"'{value[:ECHO_LENGTH]}...' ({len(value):,} characters)"
+
+
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice closest to ``word``, if one is close enough to be a likely typo."""
+    if len(word) > _LONGEST_TYPO:
+        return None
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return close[0] if close else None
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from engine.conditions import Condition
-from engine.errors import FieldViolation, closest
+from engine.errors import FieldViolation, closest, quoted
 
 
 class Status(StrEnum):
@@ -226,7 +226,7 @@ class RuleBase:
             problems.append(
                 FieldViolation(
                     ("model",),
-                    f"unknown model '{model}' (known: {', '.join(self.models)})",
+                    f"unknown model {quoted(model)} (known: {', '.join(self.models)})",
                     closest(model, self.models),
                 )
             )
@@ -234,7 +234,7 @@ class RuleBase:
             problems.append(
                 FieldViolation(
                     ("axis",),
-                    f"unknown axis '{axis}' for model '{found.id}'",
+                    f"unknown axis {quoted(axis)} for model '{found.id}'",
                     closest(axis, found.axis_ids()),
                 )
             )

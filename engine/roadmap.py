@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine.assessment import check, resolve_aliases, validate
 from engine.compiled import CompiledRules, Encoding
-from engine.errors import AssessmentError, FieldViolation, closest
+from engine.errors import AssessmentError, FieldViolation, closest, quoted
 from engine.levels import is_done, standings
 from engine.model import Status
 from engine.outsourcing import has_material_candidates, precondition_steps, recommend
@@ -131,7 +131,7 @@ class RoadmapEngine:
                 0,
                 FieldViolation(
                     ("practice_id",),
-                    f"unknown practice '{practice_id}'",
+                    f"unknown practice {quoted(practice_id)}",
                     closest(practice_id, self.rulebase.practices),
                 ),
             )
@@ -183,7 +183,7 @@ class RoadmapEngine:
                 [
                     FieldViolation(
                         ("after", "unit_id"),
-                        f"must equal before.unit_id '{before.unit_id}' (one unit)",
+                        f"must equal before.unit_id {quoted(before.unit_id)} (one unit)",
                     )
                 ]
             )

@@ -68,6 +68,11 @@ WORKER_METADATA = "roadmap-worker"
 #: ... and its process id (distinguishes separate servers behind one target).
 PID_METADATA = "roadmap-pid"
 MAX_LISTED_PROBLEMS = 20
+#: A refusal travels in trailers (grpc-message, grpc-status-details-bin in base64), and
+#: gRPC clients refuse metadata past 8 KiB by default: the message and the details stay
+#: far under it whatever the input (under 5 KiB together, the message counted twice).
+MAX_MESSAGE_CHARS = 1000
+MAX_DETAILS_CHARS = 2000
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -103,25 +108,53 @@ class Gate:
 SHUTTING_DOWN = "the server is shutting down: retry on another instance"
 
 
-def listed(problems: Sequence[object]) -> str:
-    """The first ``MAX_LISTED_PROBLEMS`` problems for a status message, and how many more."""
-    shown = "; ".join(str(p) for p in problems[:MAX_LISTED_PROBLEMS])
-    extra = len(problems) - MAX_LISTED_PROBLEMS
-    return f"{shown} (and {extra} more)" if extra > 0 else shown
+def _first(texts: Sequence[str], budget: int, limit: int = MAX_LISTED_PROBLEMS) -> int:
+    """How many of ``texts``, in order, fit in ``budget`` characters (at most ``limit``;
+    at least one, cut if it must be)."""
+    used = count = 0
+    for text in texts[:limit]:
+        used += len(text) + 2
+        if used > budget and count:
+            break
+        count += 1
+    return count
+
+
+def listed(problems: Sequence[object], budget: int = MAX_MESSAGE_CHARS) -> str:
+    """The first problems for a status message, within ``budget`` characters, and how
+    many more."""
+    texts = [str(p) for p in problems]
+    count = _first(texts, budget)
+    shown = "; ".join(texts[:count])[:budget]
+    extra = len(texts) - count
+    return f"{shown} (and {extra:,} more)" if extra > 0 else shown
+
+
+def bad_request(violations: Sequence[FieldViolation]) -> error_details_pb2.BadRequest:
+    """The violations as google.rpc.BadRequest, within ``MAX_DETAILS_CHARS``: the first
+    ones, then one entry saying how many more there are."""
+    texts = [f"{v.field}{v.message}" for v in violations]
+    count = _first(texts, MAX_DETAILS_CHARS, limit=len(texts))
+    kept = [
+        error_details_pb2.BadRequest.FieldViolation(
+            field=v.field[: MAX_DETAILS_CHARS // 4], description=v.message[: MAX_DETAILS_CHARS // 2]
+        )
+        for v in violations[:count]
+    ]
+    if extra := len(violations) - count:
+        kept.append(
+            error_details_pb2.BadRequest.FieldViolation(
+                description=f"and {extra:,} more violations, not listed: fix these first"
+            )
+        )
+    return error_details_pb2.BadRequest(field_violations=kept)
 
 
 def _abort_bad_request(
     context: grpc.ServicerContext, violations: Sequence[FieldViolation]
 ) -> NoReturn:
     detail = any_pb2.Any()
-    detail.Pack(
-        error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message)
-                for v in violations
-            ]
-        )
-    )
+    detail.Pack(bad_request(violations))
     status = status_pb2.Status(
         code=code_pb2.INVALID_ARGUMENT,
         message=f"invalid request: {listed(violations)}",

@@ -70,3 +70,36 @@ def test_assessment_is_validated_with_every_problem_at_its_field_path(
     assert [v.field for v in found] == [want["field"] for want in case["violations"]], said
     for got, want in zip(found, case["violations"], strict=True):
         assert want["description"] in what_it_says(got), said
+
+
+def _enum_fields(
+    descriptor: Any, path: tuple[str | int, ...] = ()
+) -> list[tuple[tuple[str | int, ...], Any]]:
+    """Every enum field reachable in a message (a repeated message's first item)."""
+    found = []
+    for field in descriptor.fields:
+        here = (*path, field.name) if not field.is_repeated else (*path, field.name, 0)
+        if field.enum_type is not None:
+            found.append((here, field))
+        elif field.message_type is not None:
+            found.extend(_enum_fields(field.message_type, here))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    _enum_fields(pb.Assessment.DESCRIPTOR),
+    ids=lambda v: ".".join(map(str, v)) if isinstance(v, tuple) else "",
+)
+def test_an_undefined_number_in_any_enum_field_is_refused_at_its_path(
+    bundled: RuleBase, path: tuple[str | int, ...], field: Any
+) -> None:
+    message = pb.Assessment(unit_id="u")
+    target: Any = message
+    for part in path[:-1]:  # a repeated field's item 0 is added on the way
+        target = target.add() if isinstance(part, int) else getattr(target, part)
+    setattr(target, str(path[-1]), 99)  # proto3 keeps a number its enum does not define
+    found = validate(assessment_from_proto(message), bundled)
+    refused = [v for v in found if v.path[: len(path)] == path and "value 99" in v.description]
+    assert refused, [str(v) for v in found]
+    assert field.enum_type.name in refused[0].description
