@@ -3,10 +3,12 @@
 For the bundled rule base (reference assessment) and synthetic rule bases of 100,
 1,000 and 10,000 practices: load and compile time, resident memory, and the median
 time of rule evaluation (durable-rules: context rules + outsourcing rules) and of
-planning (plain Python: levels, closure, scores, waves, outsourcing decisions), for
-each fact encoding the rule base allows. Every figure is a median over repeated runs,
-measured side by side in one process; ratios matter more than absolute numbers on a
-shared machine.
+planning (plain Python: levels, closure, scores, waves, outsourcing decisions). For
+the bundled rule base also: the direct driver against durable's own ``Host``
+(``bench/host.py``), interleaved in one process, and where one evaluation's time goes,
+stage by stage (``stages``, which the service benchmark reports too). Every figure is a
+median over repeated runs, measured side by side in one process; ratios matter more
+than absolute numbers on a shared machine.
 
     python -m bench.engine_bench [--quick] [--json bench/results-engine.json]
 """
@@ -27,11 +29,21 @@ from typing import Any
 from google.protobuf import json_format
 from roadmap.v1 import roadmap_pb2 as pb
 
+from bench.host import HostRules
 from bench.synthetic import generate
-from contract.convert import assessment_from_proto
-from engine.assessment import Assessment, Grade, Metrics, PracticeStatus, Service, UserBase
-from engine.compiled import CompiledRules, Encoding
-from engine.errors import EvaluationError
+from contract.convert import assessment_from_proto, roadmap_to_proto
+from engine.assessment import (
+    Assessment,
+    Grade,
+    Metrics,
+    PracticeStatus,
+    Service,
+    UserBase,
+    check,
+    resolve_aliases,
+)
+from engine.compiled import CompiledRules, RuleEvaluator
+from engine.levels import standings
 from engine.model import RuleBase, Status
 from engine.roadmap import build_roadmap
 from engine.rulebase import BUNDLED_RULES, load_rulebase
@@ -89,14 +101,9 @@ def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 4)
 
 
-def measure(
-    rulebase: RuleBase, assessment: Assessment, encoding: Encoding, runs: int
-) -> dict[str, Any]:
+def measure(rulebase: RuleBase, assessment: Assessment, runs: int) -> dict[str, Any]:
     started = time.perf_counter()
-    try:
-        rules = CompiledRules(rulebase, encoding)
-    except EvaluationError as exc:
-        return {"encoding": encoding.value, "skipped": str(exc)}
+    rules = CompiledRules(rulebase)
     compile_s = time.perf_counter() - started
     rule_times, plan_times = [], []
     for _ in range(max(3, runs // 10)):  # warm-up
@@ -112,7 +119,6 @@ def measure(
         plan_times.append(t2 - t1)
     totals = [a + b for a, b in zip(rule_times, plan_times, strict=True)]
     return {
-        "encoding": encoding.value,
         "compile_s": round(compile_s, 4),
         "rulesets": rules.shard_count,
         "runs": runs,
@@ -136,10 +142,90 @@ def bench_rulebase(name: str, directory: Path, assessment_for: Any, runs: int) -
         "practices": len(rulebase.practices),
         "context_rules": len(rulebase.context_rules),
         "load_s": round(load_s, 4),
-        "encodings": [measure(rulebase, assessment, encoding, runs) for encoding in Encoding],
+        **measure(rulebase, assessment, runs),
     }
     result["rss_growth_mib"] = round(rss_mib() - rss_before, 1)
     return result
+
+
+def interleaved(calls: dict[str, Any], rounds: int, block: int = 20) -> dict[str, float]:
+    """Median ms of each zero-argument call, the calls taking turns in blocks."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for call in calls.values():  # warm-up
+        for _ in range(block):
+            call()
+    for _ in range(max(1, rounds // block)):
+        for name, call in calls.items():
+            for _ in range(block):
+                t0 = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - t0)
+    return {name: median_ms(samples) for name, samples in times.items()}
+
+
+def drivers(rulebase: RuleBase, assessment: Assessment, runs: int) -> dict[str, float]:
+    """Rule evaluation through the direct driver and through durable's Host."""
+    direct, host = CompiledRules(rulebase), HostRules(rulebase)
+    if direct.evaluate(assessment) != host.evaluate(assessment):
+        raise RuntimeError("the direct driver and the Host disagree")
+    medians = interleaved(
+        {"direct": lambda: direct.evaluate(assessment), "host": lambda: host.evaluate(assessment)},
+        runs,
+    )
+    return {
+        "direct_ms": medians["direct"],
+        "host_ms": medians["host"],
+        "speed_up": round(medians["host"] / medians["direct"], 2),
+    }
+
+
+def stages(
+    rulebase: RuleBase, rules: RuleEvaluator, messages: list[Any], runs: int
+) -> dict[str, float]:
+    """Median ms of each stage of a GetRoadmap's engine work, over ``messages``
+    (``pb.Assessment``) in turn: conversion in and out, validation, rules, levels and the
+    rest of planning (recommendations, the roadmap's assembly)."""
+    units = [assessment_from_proto(m) for m in messages]
+    resolved = [resolve_aliases(u, rulebase) for u in units]
+    conclusions = [rules.evaluate(u) for u in resolved]
+    built = [
+        build_roadmap(rulebase, u, c.fired, c.matched).roadmap
+        for u, c in zip(resolved, conclusions, strict=True)
+    ]
+    statuses = [u.statuses() for u in resolved]
+    count = len(messages)
+    turn = iter(range(1 << 62))
+
+    def each(work: Any) -> Any:
+        return lambda: work(next(turn) % count)
+
+    medians = interleaved(
+        {
+            "convert_in": each(lambda n: assessment_from_proto(messages[n])),
+            "validate": each(
+                lambda n: (check(units[n], rulebase), resolve_aliases(units[n], rulebase))
+            ),
+            "rules": each(lambda n: rules.evaluate(resolved[n])),
+            "levels": each(lambda n: standings(rulebase, statuses[n])),
+            "build": each(
+                lambda n: build_roadmap(
+                    rulebase, resolved[n], conclusions[n].fired, conclusions[n].matched
+                )
+            ),
+            "convert_out": each(lambda n: roadmap_to_proto(built[n], rulebase)),
+        },
+        runs,
+    )
+    return {
+        "rules_ms": medians["rules"],
+        "levels_ms": medians["levels"],
+        "planning_ms": round(medians["build"] - medians["levels"] + medians["validate"], 4),
+        "conversion_ms": round(medians["convert_in"] + medians["convert_out"], 4),
+        "validation_ms": medians["validate"],
+        "build_ms": medians["build"],
+        "convert_in_ms": medians["convert_in"],
+        "convert_out_ms": medians["convert_out"],
+    }
 
 
 def lock_overhead_us(rounds: int = 200_000) -> float:
@@ -157,9 +243,13 @@ def lock_overhead_us(rounds: int = 200_000) -> float:
 
 def exponent(small: dict[str, Any], large: dict[str, Any], key: str) -> float:
     """Fitted growth exponent k in cost ~ size^k between two rule bases."""
-    a = next(e for e in small["encodings"] if e["encoding"] == "minimal")[key]
-    b = next(e for e in large["encodings"] if e["encoding"] == "minimal")[key]
-    return round(math.log(b / a) / math.log(large["practices"] / small["practices"]), 2)
+    return round(
+        math.log(large[key] / small[key]) / math.log(large["practices"] / small["practices"]), 2
+    )
+
+
+def reference_message() -> pb.Assessment:
+    return json_format.Parse(REFERENCE.read_text(encoding="utf-8"), pb.Assessment())
 
 
 def main() -> None:
@@ -175,6 +265,9 @@ def main() -> None:
             "bundled", BUNDLED_RULES, lambda _: reference_assessment(), int(2000 * scale)
         )
     ]
+    bundled = load_rulebase(BUNDLED_RULES)
+    comparison = drivers(bundled, reference_assessment(), int(2000 * scale))
+    breakdown = stages(bundled, CompiledRules(bundled), [reference_message()], int(2000 * scale))
     with tempfile.TemporaryDirectory() as tmp:
         for size, runs in ((100, 2000), (1000, 500), (10_000, 60)):
             directory = generate(size, Path(tmp) / f"synthetic-{size}")
@@ -191,26 +284,31 @@ def main() -> None:
     lock_us = lock_overhead_us()
     report = {
         "results": results,
+        "drivers": comparison,
+        "stages": breakdown,
         "growth_exponent_1000_to_10000": growth,
         "lock_overhead_us": lock_us,
     }
     args.json.write_text(json.dumps(report, indent=2) + "\n")
 
     print(
-        f"{'rule base':<17}{'prac':>6}{'load s':>8}  {'encoding':<8}{'sets':>5}{'rules ms':>10}{'plan ms':>9}{'total ms':>10}{'p99 ms':>9}"
+        f"{'rule base':<17}{'prac':>6}{'load s':>8}{'sets':>6}{'rules ms':>10}{'plan ms':>9}{'total ms':>10}{'p99 ms':>9}"
     )
-    for result in results:
-        for enc in result["encodings"]:
-            head = f"{result['rule_base']:<17}{result['practices']:>6}{result['load_s']:>8.2f}  {enc['encoding']:<8}"
-            if "skipped" in enc:
-                print(f"{head}  n/a: {enc['skipped']}")
-                continue
-            print(
-                f"{head}{enc['rulesets']:>5}{enc['rules_ms']:>10.3f}{enc['planning_ms']:>9.3f}"
-                f"{enc['total_ms']:>10.3f}{enc['p99_total_ms']:>9.3f}"
-            )
-    print(f"growth exponent, 1,000 -> 10,000 practices (minimal encoding): {growth}")
-    bundled_ms = results[0]["encodings"][0]["total_ms"]
+    for r in results:
+        print(
+            f"{r['rule_base']:<17}{r['practices']:>6}{r['load_s']:>8.2f}{r['rulesets']:>6}"
+            f"{r['rules_ms']:>10.3f}{r['planning_ms']:>9.3f}{r['total_ms']:>10.3f}{r['p99_total_ms']:>9.3f}"
+        )
+    print(f"growth exponent, 1,000 -> 10,000 practices: {growth}")
+    print(
+        f"rules, bundled: direct driver {comparison['direct_ms']:.3f} ms, durable's Host "
+        f"{comparison['host_ms']:.3f} ms ({comparison['speed_up']}x), interleaved"
+    )
+    print(
+        "stages, bundled reference (ms): "
+        + ", ".join(f"{k[:-3]} {v:.3f}" for k, v in breakdown.items())
+    )
+    bundled_ms = results[0]["total_ms"]
     print(
         f"evaluation lock, uncontended: {lock_us} us ({lock_us / (bundled_ms * 1000):.4%} of a bundled evaluation)"
     )

@@ -2,7 +2,14 @@
 
 Measures, side by side and as medians (this machine is shared and noisy):
 1. GetRoadmap latency (reference assessment, and 1,000 distinct generated ones of the
-   same size) against grpc.health.v1.Health/Check on the same server;
+   same size) against grpc.health.v1.Health/Check on the same server and against two
+   floors (``bench/floor.py``): a bare grpc server answering the reference's real
+   response bytes (the floor: sending the answer) and our own server stack and handler
+   wrapper answering it precomputed (the handler floor). Both configurations, the
+   floors and Health are called interleaved in one run, and each configuration's call
+   is broken down into stages: transport (the floor), handler (handler floor - floor),
+   conversion, validation and planning, levels, rules; what the stages leave of the
+   median call is shown as unexplained;
 2. StreamRoadmaps throughput for 10,000 assessments, one client, against the raw
    in-process engine rate;
 3. engine scaling on synthetic rule bases of 100, 1,000 and 10,000 practices;
@@ -40,9 +47,17 @@ from roadmap.v1 import roadmap_pb2 as pb
 from roadmap.v1 import roadmap_pb2_grpc as pb_grpc
 
 from bench import procfs
-from bench.engine_bench import REFERENCE, bench_rulebase, exponent, synthetic_assessment
+from bench.engine_bench import (
+    REFERENCE,
+    bench_rulebase,
+    exponent,
+    stages,
+    synthetic_assessment,
+)
 from bench.synthetic import generate
 from contract.convert import assessment_from_proto, roadmap_to_proto
+from engine.compiled import CompiledRules
+from engine.isolated import IsolatedRules
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
 
@@ -181,35 +196,113 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def unary_latency(target: str, calls: int, distinct: list[pb.Assessment]) -> dict[str, Any]:
-    """Health/Check, GetRoadmap(reference) and GetRoadmap(distinct) interleaved in blocks."""
-    channel = grpc.insecure_channel(target)
-    health = health_pb2_grpc.HealthStub(channel).Check
-    roadmap = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
+class Floor:
+    """A reference server (``bench/floor.py``) in its own process."""
+
+    def __init__(self, kind: str, response: Path) -> None:
+        self.target = f"127.0.0.1:{free_port()}"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.floor",
+                kind,
+                "--listen",
+                self.target,
+                "--response",
+                str(response),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        request = pb.GetRoadmapRequest(assessment=reference())
+        started = time.perf_counter()
+        while True:
+            try:
+                with grpc.insecure_channel(self.target) as channel:
+                    pb_grpc.RoadmapServiceStub(channel).GetRoadmap(request, timeout=0.5)
+                return
+            except grpc.RpcError:
+                if time.perf_counter() - started > 30 or self.process.poll() is not None:
+                    raise RuntimeError(f"the {kind} floor server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def unary_latency(
+    servers: dict[str, str], floors: dict[str, str], calls: int, distinct: list[pb.Assessment]
+) -> dict[str, Any]:
+    """Per configuration, Health/Check, GetRoadmap(reference) and GetRoadmap(distinct);
+    the floors' GetRoadmap(reference): every kind of call takes turns, in blocks."""
+    channels = [grpc.insecure_channel(t) for t in (*servers.values(), *floors.values())]
     check = health_pb2.HealthCheckRequest()
     ref = pb.GetRoadmapRequest(assessment=reference())
     others = [pb.GetRoadmapRequest(assessment=a) for a in distinct]
-    for n in range(300):  # warm-up
-        health(check)
-        roadmap(ref)
-        roadmap(others[n % len(others)])
-    times: dict[str, list[float]] = {"health": [], "reference": [], "distinct": []}
+    kinds: dict[tuple[str, str], Any] = {}
+    for config, channel in zip(servers, channels, strict=False):
+        health = health_pb2_grpc.HealthStub(channel).Check
+        roadmap = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
+        kinds[config, "health"] = lambda _n, call=health: call(check)
+        kinds[config, "reference"] = lambda _n, call=roadmap: call(ref)
+        kinds[config, "distinct"] = lambda n, call=roadmap: call(others[n % len(others)])
+    for name, channel in zip(floors, channels[len(servers) :], strict=True):
+        floor_call = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
+        kinds[name, "reference"] = lambda _n, call=floor_call: call(ref)
+    for n in range(200):  # warm-up
+        for call in kinds.values():
+            call(n)
+    times: dict[tuple[str, str], list[float]] = {kind: [] for kind in kinds}
     block = 50
     for start in range(0, calls, block):
-        for kind, call in (
-            ("health", lambda _n: health(check)),
-            ("reference", lambda _n: roadmap(ref)),
-            ("distinct", lambda n: roadmap(others[n % len(others)])),
-        ):
+        for kind, call in kinds.items():
             for n in range(start, start + block):
                 t0 = time.perf_counter()
                 call(n)
                 times[kind].append(time.perf_counter() - t0)
-    channel.close()
-    result = {kind: summary(samples) for kind, samples in times.items()}
-    base = result["health"]["median_ms"]
-    for kind in ("reference", "distinct"):
-        result[kind]["ratio_to_health"] = round(result[kind]["median_ms"] / base, 2)
+    for channel in channels:
+        channel.close()
+    result: dict[str, Any] = {}
+    for (name, kind), samples in times.items():
+        result.setdefault(name, {})[kind] = summary(samples)
+    floor = result["floor"]["reference"]["median_ms"]
+    for config in servers:
+        base = result[config]["health"]["median_ms"]
+        for kind in ("reference", "distinct"):
+            result[config][kind]["ratio_to_health"] = round(
+                result[config][kind]["median_ms"] / base, 2
+            )
+            result[config][kind]["ratio_to_floor"] = round(
+                result[config][kind]["median_ms"] / floor, 2
+            )
+    handler = result["handler_floor"]["reference"]
+    handler["ratio_to_floor"] = round(handler["median_ms"] / floor, 2)
+    return result
+
+
+def breakdown(
+    unary: dict[str, Any], engine_stages: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """Where a distinct GetRoadmap's median goes, per configuration, in ms."""
+    floor = unary["floor"]["reference"]["median_ms"]
+    handler = unary["handler_floor"]["reference"]["median_ms"] - floor
+    result = {}
+    for config, measured in engine_stages.items():
+        parts = {
+            "transport": floor,
+            "handler": handler,
+            "conversion": measured["conversion_ms"],
+            "planning": measured["planning_ms"],
+            "levels": measured["levels_ms"],
+            "rules": measured["rules_ms"],
+        }
+        total = unary[config]["distinct"]["median_ms"]
+        parts["unexplained"] = total - sum(parts.values())
+        parts["getroadmap"] = total
+        result[config] = {k: round(v, 3) for k, v in parts.items()}
     return result
 
 
@@ -308,6 +401,59 @@ def memory_growth(evaluations: int, assessments: list[pb.Assessment]) -> dict[st
     }
 
 
+def latency_and_streams(
+    calls: int, stream_total: int, distinct: list[pb.Assessment]
+) -> dict[str, Any]:
+    """Unary latency (``unary_latency``), then streaming, in both configurations."""
+    results: dict[str, Any] = {}
+    print(
+        "unary latency: both configurations, the floors, Health, interleaved ...", file=sys.stderr
+    )
+    servers = {config: Server(1, engine_workers) for config, engine_workers in CONFIGS.items()}
+    floors: dict[str, Floor] = {}
+    try:
+        with grpc.insecure_channel(servers["contained"].target) as channel:
+            answer = pb_grpc.RoadmapServiceStub(channel).GetRoadmap(
+                pb.GetRoadmapRequest(assessment=reference())
+            )
+        with tempfile.TemporaryDirectory() as tmp:
+            response = Path(tmp) / "response.bin"
+            response.write_bytes(answer.SerializeToString())
+            floors = {"floor": Floor("bare", response), "handler_floor": Floor("handler", response)}
+        results["unary"] = unary_latency(
+            {c: s.target for c, s in servers.items()},
+            {name: f.target for name, f in floors.items()},
+            calls,
+            distinct,
+        )
+        results["unary"]["floor"]["response_bytes"] = answer.ByteSize()
+        print("streaming ...", file=sys.stderr)
+        for config, server in servers.items():
+            results.setdefault("stream", {})[config] = {
+                "reference_per_s": stream(server.target, [reference()], stream_total),
+                "distinct_per_s": stream(server.target, distinct, stream_total),
+            }
+    finally:
+        for each in (*servers.values(), *floors.values()):
+            each.stop()
+    return results
+
+
+def engine_stages(sample: list[pb.Assessment], runs: int) -> dict[str, dict[str, float]]:
+    """The engine's stages (``engine_bench.stages``) with the rules in two engine
+    processes (contained) and in this process."""
+    print("stages ...", file=sys.stderr)
+    rulebase = load_rulebase()
+    contained = IsolatedRules(rulebase, workers=CONFIGS["contained"])
+    try:
+        return {
+            "contained": stages(rulebase, contained, sample, runs),
+            "in-process": stages(rulebase, CompiledRules(rulebase), sample, runs),
+        }
+    finally:
+        contained.close()
+
+
 def verdict(ok: bool) -> str:  # noqa: FBT001  (a yes/no to print)
     return "PASS" if ok else "FAIL"
 
@@ -332,8 +478,12 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
         "machine": {"cpus": os.cpu_count(), "note": "client load generators share the same cores"}
     }
 
+    results.update(latency_and_streams(calls, stream_total, distinct))
+    results["stages"] = engine_stages(distinct[:200], calls)
+    results["breakdown"] = breakdown(results["unary"], results["stages"])
+
     for config, engine_workers in CONFIGS.items():
-        print(f"[{config}] cold start, idle memory, unary latency, streaming ...", file=sys.stderr)
+        print(f"[{config}] cold start, idle memory ...", file=sys.stderr)
         starts, idle, idle_pss = [], [], []
         for _ in range(3):
             server = Server(1, engine_workers)
@@ -341,14 +491,6 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
             time.sleep(1.0)
             idle.append(server.rss())
             idle_pss.append(server.pss())
-            if len(starts) == 1:
-                results.setdefault("unary", {})[config] = unary_latency(
-                    server.target, calls, distinct
-                )
-                results.setdefault("stream", {})[config] = {
-                    "reference_per_s": stream(server.target, [reference()], stream_total),
-                    "distinct_per_s": stream(server.target, distinct, stream_total),
-                }
             server.stop()
         results.setdefault("cold_start", {})[config] = {
             "median_s": round(statistics.median(starts), 3),
@@ -401,9 +543,9 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
         "rule_bases": [
             {
                 "practices": e["practices"],
-                "evaluation_median_ms": e["encodings"][0]["total_ms"],
-                "rules_ms": e["encodings"][0]["rules_ms"],
-                "planning_ms": e["encodings"][0]["planning_ms"],
+                "evaluation_median_ms": e["total_ms"],
+                "rules_ms": e["rules_ms"],
+                "planning_ms": e["planning_ms"],
                 "load_s": e["load_s"],
                 "load_and_compile_s": e["load_and_compile_s"],
                 "rss_growth_mib": e["rss_growth_mib"],
@@ -416,11 +558,12 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
     ten_k = next(r for r in results["scaling"]["rule_bases"] if r["practices"] == 10_000)
     u, st, cs, so = (results[k] for k in ("unary", "stream", "cold_start", "scale_out"))
     default, inproc = "contained", "in-process"
+    floor_ms = u["floor"]["reference"]["median_ms"]
     targets = [
         (
-            "GetRoadmap median <= 1.5x Health/Check",
-            f"{u[default]['reference']['ratio_to_health']}x ({u[default]['reference']['median_ms']} vs {u[default]['health']['median_ms']} ms); in-process {u[inproc]['reference']['ratio_to_health']}x",
-            u[default]["reference"]["ratio_to_health"] <= 1.5,
+            "GetRoadmap (distinct) median <= 1.5x the floor",
+            f"{u[default]['distinct']['ratio_to_floor']}x ({u[default]['distinct']['median_ms']} vs {floor_ms} ms); in-process {u[inproc]['distinct']['ratio_to_floor']}x; to Health {u[default]['distinct']['ratio_to_health']}x, in-process {u[inproc]['distinct']['ratio_to_health']}x",
+            u[default]["distinct"]["ratio_to_floor"] <= 1.5,
         ),
         (
             "streaming >= 1,500 roadmaps/s on one core",
@@ -470,15 +613,20 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
         )
     args.json.write_text(json.dumps(results, indent=2) + "\n")
 
+    floor, handler = results["unary"]["floor"], results["unary"]["handler_floor"]
+    print(
+        f"Floor        bare grpc, precomputed bytes ({floor['response_bytes']:,} B)  median {floor['reference']['median_ms']:.3f} ms  p99 {floor['reference']['p99_ms']:.3f} ms"
+    )
+    print(
+        f"Handler floor our stack, precomputed response   median {handler['reference']['median_ms']:.3f} ms  p99 {handler['reference']['p99_ms']:.3f} ms  ratio to floor {handler['reference']['ratio_to_floor']}x"
+    )
     for config in CONFIGS:
         u, st = results["unary"][config], results["stream"][config]
         print(f"[{config}]")
-        print(
-            f"GetRoadmap   reference  median {u['reference']['median_ms']:.3f} ms  p99 {u['reference']['p99_ms']:.3f} ms  ratio {u['reference']['ratio_to_health']}x"
-        )
-        print(
-            f"GetRoadmap   distinct   median {u['distinct']['median_ms']:.3f} ms  p99 {u['distinct']['p99_ms']:.3f} ms  ratio {u['distinct']['ratio_to_health']}x  (no cache: these are uncached)"
-        )
+        for kind in ("reference", "distinct"):
+            print(
+                f"GetRoadmap   {kind:<10} median {u[kind]['median_ms']:.3f} ms  p99 {u[kind]['p99_ms']:.3f} ms  to floor {u[kind]['ratio_to_floor']}x  to Health {u[kind]['ratio_to_health']}x"
+            )
         print(
             f"Health/Check baseline   median {u['health']['median_ms']:.3f} ms  p99 {u['health']['p99_ms']:.3f} ms  ({u['health']['calls']} calls each)"
         )
@@ -487,6 +635,11 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
         )
         print(f"Cold start   {results['cold_start'][config]}")
         print(f"Scale-out    {results['scale_out'][config]}")
+    stages_shown = list(next(iter(results["breakdown"].values())))
+    print("\nGetRoadmap (distinct), where the median goes, ms:")
+    print(f"{'stage':<13}" + "".join(f"{config:>12}" for config in CONFIGS))
+    for stage in stages_shown:
+        print(f"{stage:<13}" + "".join(f"{results['breakdown'][c][stage]:>12.3f}" for c in CONFIGS))
     print(f"Memory       {results['memory']}")
     for entry in results["scaling"]["rule_bases"]:
         print(f"Scaling      {entry}")

@@ -4,9 +4,10 @@ Fields are named like the tests that read them (``practice:<id>``,
 ``metric:<name>``, ``context:user_base``, ``service:<name>``). Both the durable-rules
 evaluator and the reference evaluator read facts from here, so they see the same input.
 
-Numbers are quantised (fractions to ``FRACTION_DIGITS`` places, money to cents) so
-that each prints in plain decimal: durable-rules' JSON parser fails on exponent forms
-such as ``1e-07`` (error 204), and in a batch it drops such a fact without raising.
+Numbers are quantised (fractions to ``FRACTION_DIGITS`` places, money to cents), so
+that no conclusion hinges on noise below what a rule can state. (Once, this was also
+what kept durable-rules' JSON parser from exponent forms such as ``1e-07``, which it
+drops without raising; ``engine.driver`` now writes every finite number exactly.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ SERVICE_FIELDS = (
 )
 
 
+# Enum values are read as ``_value_`` (the documented attribute ``value`` returns): it
+# costs a tenth of the ``value`` property, and facts are built for every evaluation.
+
+
 def context_facts(assessment: Assessment, fields: Iterable[str]) -> dict[str, Value]:
     """The requested context fields; an unknown metric is None (absent)."""
     statuses = assessment.statuses()
@@ -46,12 +51,12 @@ def context_facts(assessment: Assessment, fields: Iterable[str]) -> dict[str, Va
         if subject == "practice":
             status = statuses.get(key)
             value = status.status if status is not None and status.status is not None else None
-            facts[name] = (value or Status.NOT_STARTED).value
+            facts[name] = (value or Status.NOT_STARTED)._value_
         elif subject == "metric":
             value = getattr(assessment.metrics, key)
             facts[name] = None if value is None else round(value, FRACTION_DIGITS)
         elif subject == "context":
-            facts[name] = assessment.user_base.value
+            facts[name] = assessment.user_base._value_
         else:
             raise UsageError(f"not a context field: {name}")
     return facts
@@ -71,7 +76,7 @@ def _flag(value: bool | None) -> str:  # noqa: FBT001  (a tri-state field, not a
 
 
 def _grade(value: Grade | None) -> str:
-    return "unknown" if value is None else value.value
+    return "unknown" if value is None else value._value_
 
 
 def service_facts(service: Service, portfolio_cost: float) -> dict[str, Value]:
@@ -81,7 +86,7 @@ def service_facts(service: Service, portfolio_cost: float) -> dict[str, Value]:
         "service:commodity_available": _flag(service.commodity_available),
         "service:differentiation": _grade(service.differentiation),
         "service:criticality": _grade(service.criticality),
-        "service:sourcing": "unknown" if service.sourcing is None else service.sourcing.value,
+        "service:sourcing": "unknown" if service.sourcing is None else service.sourcing._value_,
         "service:annual_cost": round(service.annual_cost, MONEY_DIGITS),
         "service:cost_share": round(service.annual_cost / portfolio_cost, FRACTION_DIGITS)
         if portfolio_cost > 0

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from engine.assessment import PracticeStatus
-    from engine.model import Model, Practice, RuleBase
+    from engine.model import Model, RuleBase
 
 PRECISION = 4  # digits kept in fractions, so results are byte-identical across runs
 
@@ -44,59 +44,68 @@ def is_done(status: PracticeStatus | None) -> bool:
     return status is not None and status.status in (Status.ADOPTED, Status.NOT_APPLICABLE)
 
 
-def _fraction(practices: Sequence[Practice], statuses: Mapping[str, PracticeStatus]) -> float:
-    if not practices:
-        return 1.0
-    return round(sum(credit(statuses.get(p.id)) for p in practices) / len(practices), PRECISION)
+#: An applicable practice as levels read it: (its level, its credit, adopted).
+_Entry = tuple[int | None, float, bool]
+_ADOPTED, _PARTIAL, _NOT_APPLICABLE = Status.ADOPTED, Status.PARTIAL, Status.NOT_APPLICABLE
 
 
-def _reached(
-    practices: Sequence[Practice], max_level: int, statuses: Mapping[str, PracticeStatus]
-) -> tuple[int, float]:
-    """(level, progress) of a set of practices under the rule above.
+def _standing(entries: Sequence[_Entry], max_level: int) -> tuple[int, float]:
+    """(level, progress) of a set of applicable practices, in rule base order, under
+    the rule above.
 
-    Only a level at which the set has an applicable practice is ever granted: a level
-    without one neither blocks nor counts, so an axis whose first practice sits at
-    level 4 stays at level 1 until that practice is adopted.
+    Only a level at which the set has a practice is ever granted: a level without one
+    neither blocks nor counts, so an axis whose first practice sits at level 4 stays at
+    level 1 until that practice is adopted. Sums run in rule base order, so fractions
+    are the same to the last bit however the practices are grouped.
     """
-    applicable = [
-        p
-        for p in practices
-        if not (s := statuses.get(p.id)) or s.status is not Status.NOT_APPLICABLE
-    ]
+    if not entries:
+        return (0 if max_level == 0 else 1), 1.0
     if max_level == 0:
-        return 0, _fraction(applicable, statuses)
-    by_level: dict[int, list[Practice]] = {}
-    for practice in applicable:
-        by_level.setdefault(practice.level or 0, []).append(practice)
-    level = 1
-    for candidate in sorted(n for n in by_level if 2 <= n <= max_level):
-        if not all(is_adopted(statuses.get(p.id)) for p in by_level[candidate]):
-            needed = [p for p in applicable if p.level is not None and p.level <= candidate]
-            return level, _fraction(needed, statuses)
-        level = candidate
-    return level, 1.0
+        return 0, round(sum([c for _, c, _ in entries]) / len(entries), PRECISION)
+    present = set()
+    blocked = max_level + 1  # the lowest level with a practice not adopted
+    for level, _, adopted in entries:
+        if level is not None and 2 <= level <= max_level:
+            present.add(level)
+            if not adopted and level < blocked:
+                blocked = level
+    reached = max([n for n in present if n < blocked], default=1)
+    if blocked > max_level:
+        return reached, 1.0
+    needed = [c for n, c, _ in entries if n is not None and n <= blocked]
+    return reached, round(sum(needed) / len(needed), PRECISION)
 
 
 def model_level(
     model: Model, rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]
 ) -> ModelLevel:
-    practices = rulebase.practices_of(model.id)
-    level, progress = _reached(practices, model.max_level, statuses)
-    by_axis: dict[str, list[Practice]] = {axis.id: [] for axis in model.axes}
-    for practice in practices:
-        by_axis[practice.axis].append(practice)
-    axes = []
-    for axis in model.axes:
-        members = by_axis[axis.id]
-        axis_level, axis_progress = _reached(members, model.max_level, statuses)
-        axes.append(AxisLevel(axis=axis.id, level=axis_level, progress=axis_progress))
+    """The model's level and progress, and each axis's: one pass over its practices."""
+    everything: list[_Entry] = []
+    by_axis: dict[str, list[_Entry]] = {axis.id: [] for axis in model.axes}
+    get = statuses.get
+    for practice in rulebase.practices_of(model.id):
+        status = get(practice.id)
+        if status is None:
+            entry = (practice.level, 0.0, False)
+        else:
+            state = status.status
+            if state is _NOT_APPLICABLE:
+                continue
+            if state is _ADOPTED:
+                entry = (practice.level, 1.0, True)
+            else:
+                entry = (practice.level, status.progress if state is _PARTIAL else 0.0, False)
+        everything.append(entry)
+        by_axis[practice.axis].append(entry)
+    level, progress = _standing(everything, model.max_level)
     return ModelLevel(
         model=model.id,
         level=level,
         max_level=model.max_level,
         progress=progress,
-        axes=tuple(axes),
+        axes=tuple(
+            [AxisLevel(a.id, *_standing(by_axis[a.id], model.max_level)) for a in model.axes]
+        ),
     )
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
-from engine.levels import is_done
+from engine.levels import is_done, standings
 from engine.model import RequireEffect
 from engine.roadmap import build_roadmap
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from tests import reference
+from tests.states import StateProbe
 from tests.strategies import assessments
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ fast = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 def effective_requires(engine: RoadmapEngine, assessment: Assessment) -> dict[str, set[str]]:
     """Prerequisites including those the rules that fired for this unit add."""
     requires = {pid: set(p.requires) for pid, p in engine.rulebase.practices.items()}
-    fired = set(engine.rules.context(assessment))
+    fired = set(engine.rules.evaluate(assessment).fired)
     for rule in engine.rulebase.context_rules:
         if rule.id in fired:
             for effect in rule.effects:
@@ -42,8 +42,9 @@ def effective_requires(engine: RoadmapEngine, assessment: Assessment) -> dict[st
 def test_durable_rules_agrees_with_the_reference_evaluator(
     engine: RoadmapEngine, assessment: Assessment
 ) -> None:
-    assert engine.rules.context(assessment) == reference.fired_context_rules(RULEBASE, assessment)
-    assert engine.rules.services(assessment.services) == reference.matched_outsourcing_rules(
+    conclusions = engine.rules.evaluate(assessment)
+    assert list(conclusions.fired) == reference.fired_context_rules(RULEBASE, assessment)
+    assert [list(m) for m in conclusions.matched] == reference.matched_outsourcing_rules(
         RULEBASE, assessment.services
     )
     # And the whole answer is the same when built from the reference's conclusions.
@@ -130,17 +131,16 @@ def test_scores_are_the_sum_of_their_reasons(engine: RoadmapEngine, assessment: 
         assert all(r.rule_id and r.source for r in step.reasons)
 
 
-# Not traced for coverage: live_states() asks durable-rules for every state id the session
-# has issued (one raised exception each), which tracing makes four times slower.
-@pytest.mark.no_cover
 @fast
 @given(assessments(RULEBASE))
 def test_results_are_deterministic_and_leave_no_state(
     engine: RoadmapEngine, assessment: Assessment
 ) -> None:
+    probe = StateProbe(engine.rules)
     first = engine.roadmap(assessment)
     assert engine.roadmap(assessment) == first
-    assert engine.rules.live_states() == 0
+    assert probe.evaluations() == 2
+    assert probe.held() == []
 
 
 @fast
@@ -160,3 +160,10 @@ def test_outsourcing_follows_the_first_matching_rule(
         assert (
             abs(decision.estimated_annual_saving - round(service.annual_cost * fraction, 2)) < 0.01
         )
+
+
+@fast
+@given(assessments(RULEBASE))
+def test_levels_in_one_pass_are_the_level_rule_read_literally(assessment: Assessment) -> None:
+    statuses = assessment.statuses()
+    assert standings(RULEBASE, statuses) == reference.standings(RULEBASE, statuses)
