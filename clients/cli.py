@@ -13,10 +13,7 @@ field names (``--json-names snake``) or the proto3 JSON names gRPC tools print
 from __future__ import annotations
 
 import argparse
-import errno
-import json
 import os
-import re
 import sys
 from collections import Counter
 from importlib import metadata
@@ -24,23 +21,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf import json_format
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from roadmap.v1 import roadmap_pb2 as pb
 
 from clients import render
-from clients.assess import YAML_SUFFIXES, add_assess_commands, assessment_from_yaml
+from clients.assess import add_assess_commands
 from clients.backend import Backend, LocalBackend, RemoteBackend
 from clients.client import RoadmapClient, ServiceError, channel_credentials
+from clients.inputs import InputError, read_many, read_or_report
+from clients.outputs import StdoutConsole, camel_keys, dumps, rendered, to_json, write_json
 from contract.settings import DEFAULT_ADDRESS, env_path
 from engine.errors import RuleBaseError
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, verify_quotes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     #: Registers a subcommand on the parser's subparsers: `serve`, which the console
     #: script adds from the server package, so that clients never import the server.
@@ -66,22 +64,6 @@ PACKAGE = "roadmap-engine"
 stderr = Console(stderr=True)
 
 
-class StdoutConsole(Console):
-    """A rich console on stdout that leaves a closed pipe to :func:`main`.
-
-    rich's own handling exits with status 1; this keeps one convention (141) for every
-    command, whether rich or ``print`` met the closed pipe.
-    """
-
-    def on_broken_pipe(self) -> None:
-        self.quiet = True
-        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
-
-
-class InputError(Exception):
-    """A file the command cannot use; the message says which and why."""
-
-
 # --- shared pieces --------------------------------------------------------------------
 
 
@@ -97,91 +79,6 @@ def _load(directory: Path) -> RuleBase | None:
             file=sys.stderr,
         )
         return None
-
-
-def read_assessment(path: Path) -> pb.Assessment:
-    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment, in JSON or YAML."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    if path.suffix.lower() in YAML_SUFFIXES:
-        try:
-            return assessment_from_yaml(text)
-        except ValueError as exc:
-            raise InputError(f"{path}: not a roadmap.v1.Assessment in YAML: {exc}") from exc
-    return parse_assessment(text, str(path))
-
-
-def parse_assessment(text: str, where: str) -> pb.Assessment:
-    try:
-        return json_format.Parse(text, pb.Assessment())
-    except json_format.ParseError as exc:
-        raise InputError(f"{where}: not a roadmap.v1.Assessment in JSON: {exc}") from exc
-
-
-def _read_or_report(paths: Sequence[Path]) -> list[pb.Assessment] | None:
-    """The assessment files, or None after printing why one cannot be used."""
-    try:
-        return [read_assessment(path) for path in paths]
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-
-
-def read_many(source: Path) -> Iterator[tuple[str, pb.Assessment | InputError]]:
-    """Assessments from a directory of *.json files or a JSONL file, lazily, in order."""
-    if source.is_dir():
-        for path in sorted(source.glob("*.json")):
-            try:
-                yield str(path), read_assessment(path)
-            except InputError as exc:
-                yield str(path), exc
-        return
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        yield str(source), InputError(f"{source}: cannot read: {exc.strerror}")
-        return
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            where = f"{source}:{number}"
-            try:
-                yield where, parse_assessment(line, where)
-            except InputError as exc:
-                yield where, exc
-
-
-def to_json(message: Any, names: str = "snake", *, compact: bool = False) -> str:
-    """Proto3 JSON of a contract message, every field present, stable order.
-
-    ``names``: the proto field names (``snake``) or the proto3 JSON names (``camel``);
-    ``compact``: one line, for JSON Lines.
-    """
-    record = json_format.MessageToDict(
-        message,
-        preserving_proto_field_name=names == "snake",
-        always_print_fields_with_no_presence=True,
-    )
-    return dumps(record, compact=compact)
-
-
-def dumps(record: Any, *, compact: bool = False) -> str:
-    if compact:
-        return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    return json.dumps(record, ensure_ascii=False, indent=2)
-
-
-def camel_keys(value: Any) -> Any:
-    """``value`` with every dict key in lowerCamelCase, as proto3 JSON spells field names."""
-    if isinstance(value, dict):
-        return {
-            re.sub(r"_([a-z0-9])", lambda m: m[1].upper(), key): camel_keys(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [camel_keys(item) for item in value]
-    return value
 
 
 def _report(
@@ -259,21 +156,6 @@ def _tls_refused(exc: OSError | ValueError) -> int:
     reason = exc if isinstance(exc, ValueError) else f"cannot read a TLS file: {exc}"
     print(f"error: {reason}", file=sys.stderr)
     return EXIT_USAGE
-
-
-def _render(
-    response: pb.GetRoadmapResponse, output: str, names: str, *, compact: bool = False
-) -> str | None:
-    """The text for a format; None for `table`, which rich prints itself."""
-    if output == "json":
-        return to_json(response, names, compact=compact) + "\n"
-    if output == "markdown":
-        return render.markdown(response)
-    if output == "mermaid":
-        return render.mermaid(response)
-    if output == "html":
-        return render.html(response)
-    return None
 
 
 # --- rules ----------------------------------------------------------------------------
@@ -368,7 +250,7 @@ def _rules_list(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    read = _read_or_report(args.files)
+    read = read_or_report(args.files)
     if read is None:
         return EXIT_INVALID
     messages = list(zip(args.files, read, strict=True))
@@ -418,7 +300,7 @@ def _print_roadmap(
     response: pb.GetRoadmapResponse, args: argparse.Namespace, *, lines: bool
 ) -> None:
     """To stdout; JSON as one compact line per roadmap (JSON Lines) when ``lines``."""
-    text = _render(response, args.format, args.json_names, compact=lines)
+    text = rendered(response, args.format, args.json_names, compact=lines)
     if text is None:
         render.print_table(response, StdoutConsole())
     else:
@@ -427,7 +309,7 @@ def _print_roadmap(
 
 def _write_roadmap(response: pb.GetRoadmapResponse, args: argparse.Namespace, target: Path) -> int:
     """To ``target``, creating its directory if missing; the exit status."""
-    text = _render(response, args.format, args.json_names)
+    text = rendered(response, args.format, args.json_names)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
@@ -445,7 +327,7 @@ def _write_roadmap(response: pb.GetRoadmapResponse, args: argparse.Namespace, ta
 
 
 def _compare(args: argparse.Namespace) -> int:
-    read = _read_or_report([args.before, args.after])
+    read = read_or_report([args.before, args.after])
     if read is None:
         return EXIT_INVALID
     before, after = read
@@ -484,7 +366,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    read = _read_or_report([args.file])
+    read = read_or_report([args.file])
     if read is None:
         return EXIT_INVALID
     (message,) = read
@@ -560,7 +442,7 @@ def _batch(args: argparse.Namespace) -> int:
     if summary is not None:
         _print_summary(summary)
         if args.out is not None:
-            _write_json(args.out / "summary.json", to_json(summary, args.json_names))
+            write_json(args.out / "summary.json", to_json(summary, args.json_names))
     return EXIT_INVALID if failed else EXIT_OK
 
 
@@ -585,14 +467,10 @@ def _stream(
             else:
                 if args.out is not None:
                     path = args.out / f"{response.unit_id or response.index}.json"
-                    _write_json(path, to_json(response.roadmap, args.json_names))
+                    write_json(path, to_json(response.roadmap, args.json_names))
                 answered.append(message)
             progress.advance(task)
     return answered, failed
-
-
-def _write_json(path: Path, text: str) -> None:
-    path.write_text(text + "\n", encoding="utf-8")
 
 
 def _print_summary(summary: pb.SummarizePortfolioResponse) -> None:

@@ -16,7 +16,7 @@ from google.protobuf import json_format
 from roadmap.v1 import roadmap_pb2 as pb
 
 from clients.assessment_schema import CONSTRAINTS, SCHEMA_PATH, render
-from clients.cli import camel_keys
+from clients.outputs import camel_keys
 from contract.convert import assessment_from_proto
 from engine.assessment import validate
 
