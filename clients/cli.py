@@ -30,6 +30,7 @@ from clients import render
 from clients.assess import add_assess_commands
 from clients.backend import Backend, LocalBackend, RemoteBackend
 from clients.client import RoadmapClient, ServiceError, channel_credentials
+from clients.fanout import DEFAULT_STREAMS, stream_in_order
 from clients.inputs import InputError, read_many, read_or_report
 from clients.outputs import StdoutConsole, camel_keys, dumps, rendered, to_json, write_json
 from contract.settings import DEFAULT_ADDRESS, env_path
@@ -449,13 +450,15 @@ def _batch(args: argparse.Namespace) -> int:
 def _stream(
     client: RoadmapClient, good: list[tuple[str, pb.Assessment]], args: argparse.Namespace
 ) -> tuple[list[pb.Assessment], int]:
-    """Every assessment through StreamRoadmaps, with a progress bar; each roadmap to
-    --out if given. The assessments answered, and how many items failed."""
+    """Every assessment through StreamRoadmaps (over --streams streams, answers in input
+    order), with a progress bar; each roadmap to --out if given. The assessments
+    answered, and how many items failed."""
     answered: list[pb.Assessment] = []
     failed = 0
     with Progress(console=stderr, transient=False) as progress:
         task = progress.add_task("roadmaps", total=len(good))
-        for response in client.stream_roadmaps(message for _, message in good):
+        messages = [message for _, message in good]
+        for response in stream_in_order(client, messages, streams=args.streams):
             where, message = good[response.index]
             if response.HasField("error"):
                 failed += 1
@@ -719,6 +722,16 @@ def _add_batch(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     batch.add_argument(
         "--top", type=int, default=10, metavar="N", help="blockers in the summary (default 10)"
+    )
+    batch.add_argument(
+        "--streams",
+        type=int,
+        default=DEFAULT_STREAMS,
+        metavar="N",
+        help="concurrent streams; with a target naming several servers (dns:///NAME:PORT "
+        "of a headless service, ipv4:A:P,B:P) they are spread over all of them, and the "
+        "items of a server that fails are answered by another "
+        f"(default {DEFAULT_STREAMS})",
     )
     _json_options(batch)
     _remote_options(batch, required=True)

@@ -158,11 +158,13 @@ class RoadmapClient:
         return self._call(self.stub.GetRoadmap, pb.GetRoadmapRequest(assessment=assessment))
 
     def stream_roadmaps(
-        self, assessments: Iterable[pb.Assessment]
+        self, assessments: Iterable[pb.Assessment], *, timeout: float | None = None
     ) -> Iterator[pb.StreamRoadmapsResponse]:
+        """One answer per assessment, as they come; ``timeout`` bounds the whole stream
+        (none by default: a stream may be long)."""
         requests = (pb.StreamRoadmapsRequest(assessment=a) for a in assessments)
         try:
-            yield from self.stub.StreamRoadmaps(requests)
+            yield from self.stub.StreamRoadmaps(requests, timeout=timeout)
         except grpc.RpcError as error:
             raise ServiceError.from_rpc_error(error) from None
 
