@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,12 +180,12 @@ def drivers(rulebase: RuleBase, assessment: Assessment, runs: int) -> dict[str, 
     }
 
 
-def stages(
-    rulebase: RuleBase, rules: RuleEvaluator, messages: list[Any], runs: int
-) -> dict[str, float]:
-    """Median ms of each stage of a GetRoadmap's engine work, over ``messages``
-    (``pb.Assessment``) in turn: conversion in and out, validation, rules, levels and the
-    rest of planning (recommendations, the roadmap's assembly)."""
+def stage_calls(
+    rulebase: RuleBase, rules: RuleEvaluator, messages: list[Any]
+) -> dict[str, Callable[[], object]]:
+    """One zero-argument call per stage of a GetRoadmap's engine work, each taking
+    ``messages`` (``pb.Assessment``) in turn: conversion in and out, validation, rules,
+    levels, and building the roadmap (levels included)."""
     units = [assessment_from_proto(m) for m in messages]
     resolved = [resolve_aliases(u, rulebase) for u in units]
     conclusions = [rules.evaluate(u) for u in resolved]
@@ -196,26 +197,27 @@ def stages(
     count = len(messages)
     turn = iter(range(1 << 62))
 
-    def each(work: Any) -> Any:
+    def each(work: Callable[[int], object]) -> Callable[[], object]:
         return lambda: work(next(turn) % count)
 
-    medians = interleaved(
-        {
-            "convert_in": each(lambda n: assessment_from_proto(messages[n])),
-            "validate": each(
-                lambda n: (check(units[n], rulebase), resolve_aliases(units[n], rulebase))
-            ),
-            "rules": each(lambda n: rules.evaluate(resolved[n])),
-            "levels": each(lambda n: standings(rulebase, statuses[n])),
-            "build": each(
-                lambda n: build_roadmap(
-                    rulebase, resolved[n], conclusions[n].fired, conclusions[n].matched
-                )
-            ),
-            "convert_out": each(lambda n: roadmap_to_proto(built[n], rulebase)),
-        },
-        runs,
-    )
+    return {
+        "convert_in": each(lambda n: assessment_from_proto(messages[n])),
+        "validate": each(
+            lambda n: (check(units[n], rulebase), resolve_aliases(units[n], rulebase))
+        ),
+        "rules": each(lambda n: rules.evaluate(resolved[n])),
+        "levels": each(lambda n: standings(rulebase, statuses[n])),
+        "build": each(
+            lambda n: build_roadmap(
+                rulebase, resolved[n], conclusions[n].fired, conclusions[n].matched
+            )
+        ),
+        "convert_out": each(lambda n: roadmap_to_proto(built[n], rulebase)),
+    }
+
+
+def stage_summary(medians: dict[str, float]) -> dict[str, float]:
+    """The stages as the breakdown names them, from the medians of ``stage_calls``."""
     return {
         "rules_ms": medians["rules"],
         "levels_ms": medians["levels"],
@@ -226,6 +228,13 @@ def stages(
         "convert_in_ms": medians["convert_in"],
         "convert_out_ms": medians["convert_out"],
     }
+
+
+def stages(
+    rulebase: RuleBase, rules: RuleEvaluator, messages: list[Any], runs: int
+) -> dict[str, float]:
+    """Median ms of each stage (``stage_calls``), the stages taking turns."""
+    return stage_summary(interleaved(stage_calls(rulebase, rules, messages), runs))
 
 
 def lock_overhead_us(rounds: int = 200_000) -> float:

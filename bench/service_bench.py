@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,8 @@ from bench.engine_bench import (
     REFERENCE,
     bench_rulebase,
     exponent,
-    stages,
+    stage_calls,
+    stage_summary,
     synthetic_assessment,
 )
 from bench.synthetic import generate
@@ -233,16 +235,38 @@ class Floor:
         self.process.wait(timeout=30)
 
 
+def take_turns(
+    kinds: dict[tuple[str, str], Callable[[int], object]], calls: int, block: int = 50
+) -> dict[tuple[str, str], list[float]]:
+    """Seconds each call took: every kind ``calls`` times, taking turns in blocks."""
+    for n in range(200):  # warm-up
+        for call in kinds.values():
+            call(n)
+    times: dict[tuple[str, str], list[float]] = {kind: [] for kind in kinds}
+    for start in range(0, calls, block):
+        for kind, call in kinds.items():
+            for n in range(start, start + block):
+                t0 = time.perf_counter()
+                call(n)
+                times[kind].append(time.perf_counter() - t0)
+    return times
+
+
 def unary_latency(
-    servers: dict[str, str], floors: dict[str, str], calls: int, distinct: list[pb.Assessment]
+    servers: dict[str, str],
+    floors: dict[str, str],
+    calls: int,
+    distinct: list[pb.Assessment],
+    local: dict[str, dict[str, Callable[[], object]]],
 ) -> dict[str, Any]:
-    """Per configuration, Health/Check, GetRoadmap(reference) and GetRoadmap(distinct);
+    """Per configuration, Health/Check, GetRoadmap(reference) and GetRoadmap(distinct),
+    and the engine's stages in this process (``local``, ``engine_bench.stage_calls``);
     the floors' GetRoadmap(reference): every kind of call takes turns, in blocks."""
     channels = [grpc.insecure_channel(t) for t in (*servers.values(), *floors.values())]
     check = health_pb2.HealthCheckRequest()
     ref = pb.GetRoadmapRequest(assessment=reference())
     others = [pb.GetRoadmapRequest(assessment=a) for a in distinct]
-    kinds: dict[tuple[str, str], Any] = {}
+    kinds: dict[tuple[str, str], Callable[[int], object]] = {}
     for config, channel in zip(servers, channels, strict=False):
         health = health_pb2_grpc.HealthStub(channel).Check
         roadmap = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
@@ -252,22 +276,23 @@ def unary_latency(
     for name, channel in zip(floors, channels[len(servers) :], strict=True):
         floor_call = pb_grpc.RoadmapServiceStub(channel).GetRoadmap
         kinds[name, "reference"] = lambda _n, call=floor_call: call(ref)
-    for n in range(200):  # warm-up
-        for call in kinds.values():
-            call(n)
-    times: dict[tuple[str, str], list[float]] = {kind: [] for kind in kinds}
-    block = 50
-    for start in range(0, calls, block):
-        for kind, call in kinds.items():
-            for n in range(start, start + block):
-                t0 = time.perf_counter()
-                call(n)
-                times[kind].append(time.perf_counter() - t0)
+    for config, calls_of_stages in local.items():
+        for stage, work in calls_of_stages.items():
+            kinds[config, f"stage:{stage}"] = lambda _n, work=work: work()
+    times = take_turns(kinds, calls)
     for channel in channels:
         channel.close()
     result: dict[str, Any] = {}
     for (name, kind), samples in times.items():
-        result.setdefault(name, {})[kind] = summary(samples)
+        if not kind.startswith("stage:"):
+            result.setdefault(name, {})[kind] = summary(samples)
+    for config in local:
+        medians = {
+            kind.removeprefix("stage:"): summary(samples)["median_ms"]
+            for (name, kind), samples in times.items()
+            if name == config and kind.startswith("stage:")
+        }
+        result[config]["stages"] = stage_summary(medians)
     floor = result["floor"]["reference"]["median_ms"]
     for config in servers:
         base = result[config]["health"]["median_ms"]
@@ -283,14 +308,13 @@ def unary_latency(
     return result
 
 
-def breakdown(
-    unary: dict[str, Any], engine_stages: dict[str, dict[str, float]]
-) -> dict[str, dict[str, float]]:
+def breakdown(unary: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Where a distinct GetRoadmap's median goes, per configuration, in ms."""
     floor = unary["floor"]["reference"]["median_ms"]
     handler = unary["handler_floor"]["reference"]["median_ms"] - floor
     result = {}
-    for config, measured in engine_stages.items():
+    for config in CONFIGS:
+        measured = unary[config]["stages"]
         parts = {
             "transport": floor,
             "handler": handler,
@@ -420,12 +444,22 @@ def latency_and_streams(
             response = Path(tmp) / "response.bin"
             response.write_bytes(answer.SerializeToString())
             floors = {"floor": Floor("bare", response), "handler_floor": Floor("handler", response)}
-        results["unary"] = unary_latency(
-            {c: s.target for c, s in servers.items()},
-            {name: f.target for name, f in floors.items()},
-            calls,
-            distinct,
-        )
+        rulebase = load_rulebase()
+        pool = IsolatedRules(rulebase, workers=CONFIGS["contained"])
+        try:
+            local = {
+                "contained": stage_calls(rulebase, pool, distinct[:200]),
+                "in-process": stage_calls(rulebase, CompiledRules(rulebase), distinct[:200]),
+            }
+            results["unary"] = unary_latency(
+                {c: s.target for c, s in servers.items()},
+                {name: f.target for name, f in floors.items()},
+                calls,
+                distinct,
+                local,
+            )
+        finally:
+            pool.close()
         results["unary"]["floor"]["response_bytes"] = answer.ByteSize()
         print("streaming ...", file=sys.stderr)
         for config, server in servers.items():
@@ -437,21 +471,6 @@ def latency_and_streams(
         for each in (*servers.values(), *floors.values()):
             each.stop()
     return results
-
-
-def engine_stages(sample: list[pb.Assessment], runs: int) -> dict[str, dict[str, float]]:
-    """The engine's stages (``engine_bench.stages``) with the rules in two engine
-    processes (contained) and in this process."""
-    print("stages ...", file=sys.stderr)
-    rulebase = load_rulebase()
-    contained = IsolatedRules(rulebase, workers=CONFIGS["contained"])
-    try:
-        return {
-            "contained": stages(rulebase, contained, sample, runs),
-            "in-process": stages(rulebase, CompiledRules(rulebase), sample, runs),
-        }
-    finally:
-        contained.close()
 
 
 def verdict(ok: bool) -> str:  # noqa: FBT001  (a yes/no to print)
@@ -479,8 +498,7 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
     }
 
     results.update(latency_and_streams(calls, stream_total, distinct))
-    results["stages"] = engine_stages(distinct[:200], calls)
-    results["breakdown"] = breakdown(results["unary"], results["stages"])
+    results["breakdown"] = breakdown(results["unary"])
 
     for config, engine_workers in CONFIGS.items():
         print(f"[{config}] cold start, idle memory ...", file=sys.stderr)

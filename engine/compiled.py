@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine import driver
 from engine.conditions import AllOf, AnyOf, Condition, Test, tests
+from engine.driver import LOCK, Ruleset, properties, property_keys
 from engine.facts import SERVICE_FIELDS, context_facts, service_facts
 from engine.limits import MAX_TESTS_PER_RULE, durable_test_count
 
@@ -60,7 +60,7 @@ class _Shard:
     fields: tuple[str, ...]  # the fields its facts carry
     #: each rule's position in rule base order (the order conclusions are given in)
     positions: tuple[int, ...]
-    keys: tuple[tuple[str, str], ...]  # driver.property_keys of its fields
+    keys: tuple[tuple[str, str], ...]  # property_keys of its fields
 
 
 def _compile(condition: Condition, props: dict[str, str]) -> dict[str, Any]:
@@ -151,7 +151,7 @@ class RuleLayout:
                     rule_ids=tuple(r.id for r in members),
                     fields=tuple(own),
                     positions=tuple(position[r.id] for r in members),
-                    keys=driver.property_keys({f: self.props[f] for f in own}),
+                    keys=property_keys({f: self.props[f] for f in own}),
                 )
             )
         return tuple(shards)
@@ -193,13 +193,13 @@ class CompiledRules:
         kind: str,
         shards: Sequence[_Shard],
         rules: Sequence[ContextRule | OutsourcingRule],
-    ) -> tuple[tuple[_Shard, driver.Ruleset], ...]:
+    ) -> tuple[tuple[_Shard, Ruleset], ...]:
         props = self.layout.props
         by_id = {r.id: r for r in rules}
         return tuple(
             (
                 shard,
-                driver.Ruleset(
+                Ruleset(
                     prefix + shard.name,
                     kind,
                     [_compile(by_id[rule_id].when, props) for rule_id in shard.rule_ids],
@@ -213,25 +213,25 @@ class CompiledRules:
         return len(self._context) + len(self._services)
 
     @property
-    def rulesets(self) -> tuple[driver.Ruleset, ...]:
+    def rulesets(self) -> tuple[Ruleset, ...]:
         """Every registered ruleset, context rules first."""
         return tuple(ruleset for _, ruleset in (*self._context, *self._services))
 
     def fire(self, facts: Facts) -> Conclusions:
         """Assert the facts; the rules that fired, in rule base order."""
         services = facts.services if self._services else ()
-        with driver.LOCK:
+        with LOCK:
             self.last_sid += 1
             sid = str(self.last_sid)
             fired: set[int] = set()
             for shard, ruleset in self._context:
-                fact = driver.properties(shard.keys, facts.context)
+                fact = properties(shard.keys, facts.context)
                 positions, sink = shard.positions, ruleset.sink
                 fired.update(positions[r] for _, r in ruleset.fire(sid, [fact]) if r != sink)
             matched: list[set[int]] = [set() for _ in services]
             if services:
                 # Every service shard carries the same fields: one text per service.
-                texts = [driver.properties(self._services[0][0].keys, f) for f in services]
+                texts = [properties(self._services[0][0].keys, f) for f in services]
                 for shard, ruleset in self._services:
                     positions, sink = shard.positions, ruleset.sink
                     for index, rule in ruleset.fire(sid, texts):
