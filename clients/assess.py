@@ -274,8 +274,20 @@ def _levels(model: pb.ModelInfo) -> str:
 
 def template(catalogue: Catalogue, unit_id: str, model: str = "") -> str:
     """The YAML template: valid as it stands (every practice not started)."""
-    info = catalogue.rule_base
+    chosen = [m for m in catalogue.models if model in ("", m.id)]
     out = [
+        *_header(catalogue.rule_base, unit_id),
+        *_context_section(),
+        *_targets_section(chosen),
+        *_planning_section(),
+        *_practices_section(catalogue, chosen),
+        *_services_section(),
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _header(info: pb.RuleBaseInfo, unit_id: str) -> list[str]:
+    return [
         "# An assessment of one unit, for the Roadmap Engine: roadmap.v1.Assessment as YAML.",
         *_comment(
             f"Written by `roadmap assess init` from the rule base '{info.title}' "
@@ -289,11 +301,11 @@ def template(catalogue: Catalogue, unit_id: str, model: str = "") -> str:
         "",
         "# Your id for the unit: a team, a department, a product. Required.",
         f"unit_id: {json.dumps(unit_id)}",
-        "",
-        _rule("Context"),
-        "context:",
-        "  # Who uses the unit's products and services?",
     ]
+
+
+def _context_section() -> list[str]:
+    out = ["", _rule("Context"), "context:", "  # Who uses the unit's products and services?"]
     width = max(len(name) for name, _ in USER_BASE_GUIDANCE) + 2
     for name, meaning in USER_BASE_GUIDANCE:
         out += _comment(f"  {name:<{width}}{meaning}", "  ", " " * (width + 2))
@@ -305,24 +317,37 @@ def template(catalogue: Catalogue, unit_id: str, model: str = "") -> str:
     ]
     for name, question, measure in METRIC_GUIDANCE:
         out += [*_comment(question, "  "), *_comment(measure, "  "), f"  {name}:"]
-    out += ["", _rule("Targets: the levels to reach")]
+    return out
+
+
+def _targets_section(chosen: list[pb.ModelInfo]) -> list[str]:
+    out = ["", _rule("Targets: the levels to reach")]
     out += _comment(
         "Without targets the roadmap aims at each model's next level. One entry per model:"
     )
-    chosen = [m for m in catalogue.models if model in ("", m.id)]
     for info_model in chosen:
         out += _comment(f"  {info_model.id}: {_levels(info_model)}.", "", "    ")
-    example = next((m for m in chosen if m.levels), None)
     out.append("targets: []")
+    example = next((m for m in chosen if m.levels), None)
     if example is not None:
         level = min(3, example.levels[-1].level)
         out += ["# targets:", f"#   - {{model: {example.id}, level: {level}}}"]
-    out += ["", _rule("Planning")]
-    out += [
+    return out
+
+
+def _planning_section() -> list[str]:
+    return [
+        "",
+        _rule("Planning"),
         "# Effort points the unit can spend per quarter (empty: 8, two to four steps).",
         "wave_capacity:",
         "# How far ahead to plan, in months, 3 to 120 (empty: 36).",
         "horizon_months:",
+    ]
+
+
+def _practices_section(catalogue: Catalogue, chosen: list[pb.ModelInfo]) -> list[str]:
+    out = [
         "",
         _rule("Practices"),
         "# One entry per practice, grouped by model and axis. adoption is one of:",
@@ -331,19 +356,21 @@ def template(catalogue: Catalogue, unit_id: str, model: str = "") -> str:
     for name, meaning in ADOPTION_GUIDANCE:
         out += _comment(f"  {name:<{width}}{meaning}", "", " " * (width + 2))
     out += ["# progress is read only for ADOPTION_PARTIAL.", "practices:"]
-    out += _practices(catalogue, chosen)
-    out += ["", _rule("Services: the unit's IT portfolio, for outsourcing advice")]
+    return out + _practices(catalogue, chosen)
+
+
+def _services_section() -> list[str]:
+    out = ["", _rule("Services: the unit's IT portfolio, for outsourcing advice")]
     out += _comment(
         "One entry per service; the roadmap recommends for each: decommission, outsource, "
         "re-tender, retain, invest or review. For example:"
     )
-    out.append("services: []")
-    out.append("# services:")
+    out += ["services: []", "# services:"]
     width = max(len(f"- {key}: {value}") for key, value, _ in EXAMPLE_SERVICE) + 2
     for n, (key, value, note) in enumerate(EXAMPLE_SERVICE):
         entry = f"{'-' if n == 0 else ' '} {key}: {value}"
         out.append(f"#   {entry:<{width}}# {note}".rstrip(" #") if note else f"#   {entry}")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _practices(catalogue: Catalogue, models: Iterable[pb.ModelInfo]) -> list[str]:
