@@ -22,7 +22,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import yaml
 from google.protobuf import json_format
@@ -30,11 +30,12 @@ from roadmap.v1 import roadmap_pb2 as pb
 
 from clients.backend import LocalBackend, RemoteBackend
 from clients.client import ServiceError
+from clients.inputs import InputError, read_assessment
 from contract.convert import model_to_proto, rule_base_info
-from engine.errors import closest, did_you_mean, parse_path
+from engine.errors import closest, did_you_mean
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Hashable, Iterable, Sequence
+    from collections.abc import Callable, Iterable
 
     from clients.backend import Backend
 
@@ -43,96 +44,8 @@ if TYPE_CHECKING:
 
 EXIT_OK = 0
 EXIT_INVALID = 1
-YAML_SUFFIXES = (".yaml", ".yml")
 SCHEMA = "proto/schema/assessment.schema.json"
 WIDTH = 88
-
-# --- YAML -------------------------------------------------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML as data: dates stay text (contract_end_date is "YYYY-MM-DD", a string), and
-    a key given twice is an error rather than silently the last one."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:  # noqa: FBT001, FBT002  (PyYAML's signature)
-        first: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            try:
-                line = first.setdefault(key, key_node.start_mark.line)
-            except TypeError:
-                continue  # an unhashable key: PyYAML's own check reports it
-            if line != key_node.start_mark.line:
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"duplicate key '{key}' (first on line {line + 1})",
-                    key_node.start_mark,
-                )
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _line_of(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
-    """The 1-based line of the value at ``path`` (proto or JSON field names), if found."""
-    line = None
-    for step in path:
-        if isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            node = node.value[step] if step < len(node.value) else None
-        elif isinstance(node, yaml.MappingNode) and isinstance(step, str):
-            camel = re.sub(r"_([a-z0-9])", lambda m: m[1].upper(), step)
-            node = next((v for k, v in node.value if k.value in (step, camel)), None)
-        else:
-            node = None
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
-def assessment_from_yaml(text: str) -> pb.Assessment:
-    """An assessment written in YAML (the proto3 JSON form); ValueError says what and
-    on which line."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        record = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not valid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    if not isinstance(record, dict):
-        raise ValueError("expected a mapping of fields (unit_id: …), not a single value")
-    try:
-        return json_format.ParseDict(record, pb.Assessment())
-    except json_format.ParseError as exc:
-        found = re.findall(r"at (?:Assessment|\"Assessment)([\w.\[\]]*)", str(exc))
-        line = _line_of(node, parse_path(found[-1].strip("."))) if found else None
-        where = f"line {line}: " if line else ""
-        raise ValueError(f"{where}{exc}") from None
-
-
-def read_assessment_file(path: Path) -> pb.Assessment:
-    """An assessment file, JSON or YAML (by its suffix); ValueError says why not."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror}") from None
-    if path.suffix.lower() in YAML_SUFFIXES:
-        try:
-            return assessment_from_yaml(text)
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    try:
-        return json_format.Parse(text, pb.Assessment())
-    except json_format.ParseError as exc:
-        raise ValueError(f"{path}: not a roadmap.v1.Assessment in JSON: {exc}") from None
-
 
 # --- the catalogue: what the template and the importer know of the rule base --------------
 
@@ -661,8 +574,8 @@ def _import_csv(args: argparse.Namespace, with_backend: WithBackend) -> int:
     base = pb.Assessment()
     if args.base is not None:
         try:
-            base = read_assessment_file(args.base)
-        except ValueError as exc:
+            base = read_assessment(args.base)
+        except InputError as exc:
             print(f"error: --base: {exc}", file=sys.stderr)
             return EXIT_INVALID
 

@@ -11,14 +11,9 @@ import pytest
 import yaml
 
 from clients import cli
-from clients.assess import (
-    Catalogue,
-    CsvError,
-    assessment_from_yaml,
-    practices_from_csv,
-    template,
-)
+from clients.assess import Catalogue, CsvError, practices_from_csv, template
 from clients.backend import LocalBackend
+from clients.inputs import assessment_from_yaml
 from contract.convert import assessment_from_proto
 from engine.model import Status
 from tests.test_cli_rules import roadmap
