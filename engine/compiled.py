@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.conditions import AllOf, AnyOf, Condition, Test, tests
@@ -44,13 +43,6 @@ if TYPE_CHECKING:
 
 
 _generation = itertools.count(1)
-
-
-class Encoding(StrEnum):
-    """How an assessment becomes facts: one small fact per shard, only the fields its
-    rules test. The only encoding; the parameter that takes it goes next."""
-
-    MINIMAL = "minimal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +116,7 @@ class RuleLayout:
     processes) needs this and never registers a ruleset.
     """
 
-    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
-        del encoding  # one encoding left; the parameter goes with its last caller
+    def __init__(self, rulebase: RuleBase) -> None:
         context_fields = sorted({t.field for r in rulebase.context_rules for t in tests(r.when)})
         self.props = {field: f"f{n}" for n, field in enumerate([*context_fields, *SERVICE_FIELDS])}
         self.context_rules = tuple(rulebase.context_rules)
@@ -177,8 +168,8 @@ class RuleLayout:
 class CompiledRules:
     """The rule base's context and outsourcing rules, registered with durable-rules."""
 
-    def __init__(self, rulebase: RuleBase, encoding: Encoding = Encoding.MINIMAL) -> None:
-        self.layout = RuleLayout(rulebase, encoding)
+    def __init__(self, rulebase: RuleBase) -> None:
+        self.layout = RuleLayout(rulebase)
         prefix = f"g{next(_generation)}-"
         layout = self.layout
         self._context = self._register(prefix, "c", layout.context_shards, layout.context_rules)

@@ -38,6 +38,7 @@ seen to do.
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import marshal
 import multiprocessing
@@ -52,7 +53,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.compiled import CompiledRules, Conclusions, Encoding, Facts, RuleLayout
+from engine.compiled import CompiledRules, Conclusions, Facts, RuleLayout
 from engine.errors import (
     EngineBusyError,
     EngineCrashedError,
@@ -128,11 +129,12 @@ def _faults(spec: str) -> dict[str, str]:
     return faults
 
 
-def _work(conn: Connection, rulebase: RuleBase, encoding: Encoding, faults: dict[str, str]) -> None:
+def _work(conn: Connection, rulebase: RuleBase, faults: dict[str, str]) -> None:
     """An engine process: compile, say ready, then answer until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     try:
-        rules = CompiledRules(rulebase, encoding)
+        rules = CompiledRules(rulebase)
+        gc.freeze()  # the compiled rule base lives as long as the process: never scan it
     except Exception as exc:  # reported to the parent, which refuses the rule base
         conn.send_bytes(marshal.dumps((_Tag.FAILED.value, f"{type(exc).__name__}: {exc}")))
         return
@@ -182,7 +184,6 @@ class IsolatedRules:
         workers: int = 2,
         max_seconds: float = 5.0,
         max_waiting: int = 64,
-        encoding: Encoding = Encoding.MINIMAL,
         events: EngineEvents = _ignore,
         faults: str | None = None,
     ) -> None:
@@ -190,13 +191,12 @@ class IsolatedRules:
         if workers < 1:
             raise UsageError("an isolated evaluator needs at least one worker")
         self._faults = _faults(os.environ.get(FAULT_ENV, "") if faults is None else faults)
-        self.layout = RuleLayout(rulebase, encoding)
+        self.layout = RuleLayout(rulebase)
         self.size = workers
         self.max_seconds = max_seconds
         self.max_waiting = max_waiting
         self._waiting = 0  # calls waiting for a free worker
         self._rulebase = rulebase
-        self._encoding = encoding
         self._events = events
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._changed = threading.Condition()
@@ -224,7 +224,7 @@ class IsolatedRules:
         parent, child = _context.Pipe()
         process = _context.Process(
             target=_work,
-            args=(child, self._rulebase, self._encoding, self._faults),
+            args=(child, self._rulebase, self._faults),
             name="roadmap-engine",
             daemon=True,
         )

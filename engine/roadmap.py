@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.assessment import check, resolve_aliases, validate
-from engine.compiled import CompiledRules, Encoding
+from engine.compiled import CompiledRules
 from engine.errors import AssessmentError, FieldViolation, closest, quoted
 from engine.levels import is_done, standings
 from engine.model import Status
@@ -89,13 +89,12 @@ class RoadmapEngine:
     def __init__(
         self,
         rulebase: RuleBase,
-        encoding: Encoding = Encoding.MINIMAL,
         *,
         rules: RuleEvaluator | None = None,
     ) -> None:
         """``rules`` evaluates the rules elsewhere (worker processes); by default, here."""
         self.rulebase = rulebase
-        self.rules: RuleEvaluator = rules or CompiledRules(rulebase, encoding)
+        self.rules: RuleEvaluator = rules or CompiledRules(rulebase)
 
     def close(self) -> None:
         """Stop the rule evaluator's processes, if it has any, once in-flight calls end."""
