@@ -2,8 +2,18 @@
 #   docker build -t roadmap-engine .
 #   docker run -p 50051:50051 roadmap-engine
 #   docker run -p 50051:50051 -v "$PWD/my-rules:/rules:ro" -e ROADMAP_RULES=/rules roadmap-engine
+#   make image    # no registry at hand: builds on Debian's own packages, runs and calls it
+#
+# The base is Debian bookworm, the release the apt pins below belong to (gcc 4:12,
+# libc6-dev 2.36; trixie, today's python:3.11-slim, has neither): python:3.11-slim-bookworm
+# at the digest docker-library/repo-info records for it (multi-platform index; Python
+# 3.11.16, bookworm as of 2026-08-24). That digest could not be pulled from the machine
+# this was written on (no registry reachable); tests/test_deploy.py checks that the tag's
+# release and the pins agree. BASE may be any Debian bookworm image with python3.11, its
+# venv module and headers (`make image` makes one with debootstrap).
+ARG BASE=python:3.11-slim-bookworm@sha256:0bee7276f83efd4a1ee05bbbf4281d95ed28e079220a9457f25a93e3f1e3c31b
 
-FROM python:3.11-slim AS build
+FROM ${BASE} AS build
 # durable-rules compiles a C extension.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc=4:12.* libc6-dev=2.36-* \
@@ -13,15 +23,19 @@ COPY pyproject.toml README.md ./
 COPY engine engine
 COPY contract contract
 COPY server server
-COPY clients/__init__.py clients/backend.py clients/cli.py clients/client.py clients/launch.py clients/render.py clients/
+# The `roadmap` command (the console script) with the whole Python client package:
+# .dockerignore leaves out the Node.js client and the examples.
+COPY clients clients
 COPY proto proto
 COPY rules rules
-RUN python -m venv /opt/venv \
+# PIP_CERT: a CA bundle for pip, where a proxy re-signs TLS (set by `make image`).
+ARG PIP_CERT
+RUN python3.11 -m venv /opt/venv \
  && mkdir -p gen/roadmap/v1 \
  && /opt/venv/bin/pip install --no-cache-dir -e . \
  && /opt/venv/bin/python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen proto/roadmap/v1/roadmap.proto
 
-FROM python:3.11-slim
+FROM ${BASE}
 RUN useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin roadmap
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app /app
@@ -31,6 +45,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     ROADMAP_RULES=/app/rules
 USER 10001
 EXPOSE 50051
+# The address the server listens on (ROADMAP_LISTEN, as `docker run -e` may set it), a
+# wildcard host (0.0.0.0, [::], none) read as loopback; unix:PATH as it is.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["roadmap", "health", "--target", "127.0.0.1:50051"]
+  CMD ["sh", "-c", "listen=${ROADMAP_LISTEN:-127.0.0.1:50051}; case $listen in 0.0.0.0:*|'[::]':*|:*) listen=127.0.0.1:${listen##*:} ;; esac; exec roadmap health --target \"$listen\""]
 ENTRYPOINT ["roadmap", "serve"]
