@@ -4,7 +4,8 @@ Lifecycle: health is NOT_SERVING until the rule base is loaded, then SERVING. SI
 (or AdminService.ReloadRuleBase, or the directory watch) reloads the rule base; a bad
 one is refused, logged and counted, and the old one keeps serving. SIGTERM or SIGINT
 turns health NOT_SERVING, refuses new calls with UNAVAILABLE, lets in-flight calls
-finish within the grace period (cancelling what is left after it), and exits 0.
+finish within the grace period, keeps answering UNAVAILABLE for the drain period, and
+exits 0 without stopping grpc (see ``Server.stop``): no caller ever sees CANCELLED.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import signal
 import socket
 import ssl
 import stat
+import sys
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -42,15 +45,18 @@ if TYPE_CHECKING:
     from types import FrameType
 
     from server.config import Config
+    from server.http import HttpServer
 
 EXIT_OK = 0
 EXIT_BAD_RULES = 1
 EXIT_BAD_ADDRESS = 3
-STOP_GRACE_SECONDS = 0.5
+SIGNAL_POLL_SECONDS = 0.1
 
 
 class Server:
     """A configured server: ``start()``, then ``stop()`` or ``reload()`` from anywhere."""
+
+    http: HttpServer | None = None  # --http-listen: HTTP/JSON and the web app (server/http.py)
 
     def __init__(self, config: Config, holder: RuleBaseHolder | None = None) -> None:
         self.config = config
@@ -111,6 +117,10 @@ class Server:
 
     def start(self) -> None:
         """Listen, load the rule base (refusing to start on a bad one), then serve."""
+        if self.config.http_listen:
+            from server.http import serve_http  # noqa: PLC0415  (its libraries only if asked)
+
+            self.http = serve_http(self.config, self.holder, self.gate, self.health)
         self.grpc.start()
         log.info("listening", listen=self.config.listen, port=self.port)
         if not self.holder.loaded:
@@ -144,21 +154,79 @@ class Server:
                 self.reload("watch")
 
     def stop(self) -> None:
-        """Drain: refuse new calls, let in-flight ones finish within the grace period."""
+        """Drain: refuse new calls and connections, let in-flight calls finish, keep
+        answering a while on the connections there are, then let the process end.
+
+        grpc's own stop is never called. It cancels the calls it has received but not
+        yet handed to a handler, and those that arrive until each client has read its
+        GOAWAY: their callers see CANCELLED, which no standard retry policy retries.
+        Instead the process exits once drained (``_serve_one``) and the kernel closes
+        its connections: a gRPC client reports a call left on a dropped connection as
+        UNAVAILABLE, as when a server dies. The listener is closed first, so that no
+        connection is still being opened (its request unread) when that happens: the
+        kernel would reset it, which some clients (connect-go: `buf curl`) report as
+        CANCELLED.
+        """
         if self.stopped.is_set():
             return
         self.stopped.set()
         self.health.enter_graceful_shutdown()
-        log.info("stopping", grace_seconds=self.config.grace_seconds)
-        # New calls get UNAVAILABLE (retryable elsewhere) while in-flight ones finish;
-        # health keeps answering NOT_SERVING meanwhile.
+        # New calls get UNAVAILABLE (retryable elsewhere), new connections are refused
+        # (UNAVAILABLE too), calls in flight finish.
+        self.gate.close_and_wait(0)  # closed from now on; the wait for calls is below
+        listening = not _stop_listening(self.config, self.port)
+        log.info(
+            "stopping",
+            grace_seconds=self.config.grace_seconds,
+            drain_seconds=self.config.drain_seconds,
+            listening=listening,
+        )
         drained = self.gate.close_and_wait(self.config.grace_seconds)
-        # Calls the transport accepted but no handler has started yet still reach the
-        # gate (and get UNAVAILABLE) within this short grace, instead of CANCELLED.
-        self.grpc.stop(STOP_GRACE_SECONDS).wait()
+        # Meanwhile grpc sends the last answers, and callers on the open connections
+        # get UNAVAILABLE (health NOT_SERVING) and go elsewhere.
+        time.sleep(self.config.drain_seconds)
+        if self.http is not None:
+            self.http.stop()
         self.holder.close()
         log.info("stopped", in_flight_finished=drained)
         self.drained.set()
+
+
+def _stop_listening(config: Config, port: int) -> bool:
+    """Close grpc's listening socket for ``config.listen``; True if it was found.
+
+    New connections are then refused, while the established ones are served on. grpc
+    offers no call for this short of its stop (see ``Server.stop``), so the socket is
+    found among the process's descriptors (Linux's /proc; elsewhere nothing is done):
+    a listening socket (SO_ACCEPTCONN) on our port or socket file. A fresh, idle socket
+    takes its descriptor number (dup2), so grpc's acceptor never hears of it again
+    (shutting the socket instead makes grpc log a failed accept).
+    """
+    descriptors = Path("/proc/self/fd")
+    unix = _unix_path(config.listen)
+    found = False
+    for entry in descriptors.iterdir() if descriptors.is_dir() else ():
+        try:
+            descriptor = int(entry.name)
+            sock = socket.socket(fileno=os.dup(descriptor))
+        except (OSError, ValueError):
+            continue  # not a socket, or already closed
+        with sock:  # a duplicate: the listener closes once it and grpc's are replaced
+            try:
+                if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                    continue
+                name = sock.getsockname()
+            except OSError:
+                continue
+            if unix is not None:
+                ours = sock.family == socket.AF_UNIX and name == str(unix)
+            else:
+                ours = sock.family in (socket.AF_INET, socket.AF_INET6) and name[1] == port
+            if ours:
+                with socket.socket(sock.family, socket.SOCK_STREAM) as idle:
+                    os.dup2(idle.fileno(), descriptor)
+                found = True
+    return found
 
 
 def _bind(server: grpc.Server, config: Config) -> int:
@@ -333,16 +401,30 @@ def _serve_one(config: Config, worker: int) -> int:
         log.error("cannot_listen", listen=config.listen, error=str(exc))
         return EXIT_BAD_ADDRESS
 
-    def on_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal", signal=signal.Signals(signum).name)
-        threading.Thread(target=server.stop, name="shutdown").start()
+    # A handler runs in the main thread between any two bytecodes, even inside a lock the
+    # interrupted code holds (the log's, while an earlier handler writes its line: a
+    # second SIGTERM then hung the process). So it only notes the signal; this loop acts.
+    received: list[int] = []
 
-    def on_reload(_signum: int, _frame: FrameType | None) -> None:
-        threading.Thread(target=server.reload, args=("SIGHUP",), name="reload").start()
+    def note(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
 
-    signal.signal(signal.SIGTERM, on_stop)
-    signal.signal(signal.SIGINT, on_stop)
-    signal.signal(signal.SIGHUP, on_reload)
-    server.grpc.wait_for_termination()
-    server.drained.wait()
-    return EXIT_OK
+    for handled in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(handled, note)
+    while not server.drained.wait(SIGNAL_POLL_SECONDS):
+        while received:
+            signum = received.pop(0)
+            log.info("signal", signal=signal.Signals(signum).name)
+            if signum == signal.SIGHUP:
+                threading.Thread(target=server.reload, args=("SIGHUP",), name="reload").start()
+            else:
+                threading.Thread(target=server.stop, name="shutdown").start()
+    return _exit(EXIT_OK)  # never returns: the process ends here
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process now: no grpc stop, not even the one the interpreter's shutdown
+    runs when it collects the server (see ``Server.stop``)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -119,6 +119,13 @@ class Config:
     grace_seconds: float = _setting(
         10.0, "time in-flight calls get on SIGTERM", parse=_number(float), metavar="SECONDS"
     )
+    drain_seconds: float = _setting(
+        0.5,
+        "on SIGTERM, after the in-flight calls: how long the open connections keep "
+        "answering UNAVAILABLE (health NOT_SERVING) before the process exits, closing them",
+        parse=_number(float),
+        metavar="SECONDS",
+    )
     max_message_bytes: int = _setting(
         4 * 1024 * 1024, "largest request accepted", parse=_number(int), floor=1024
     )
@@ -181,6 +188,13 @@ class Config:
         parse=_mode,
         metavar="MODE",
         show="0600",
+    )
+    http_listen: str | None = _setting(
+        None,
+        "also serve HTTP/JSON (the Connect protocol) and the web app on HOST:PORT",
+        parse=_listen,
+        metavar="ADDRESS",
+        show="off",
     )
 
 

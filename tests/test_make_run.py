@@ -20,6 +20,7 @@ import subprocess
 import termios
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,9 @@ class MakeRun:
     def __init__(self, address: str, *, terminal: bool) -> None:
         self.address = address
         self._output: list[bytes] = []
-        env = {**os.environ, "ROADMAP_LISTEN": address}
+        # a free port for the web app too (make run serves it on 8080 by default)
+        self.http = f"127.0.0.1:{free_port()}"
+        env = {**os.environ, "ROADMAP_LISTEN": address, "ROADMAP_HTTP_LISTEN": self.http}
         if terminal:
             self._read, child = pty.openpty()
             self.process = subprocess.Popen(
@@ -142,17 +145,20 @@ def test_make_run_with_its_address_in_use_fails_at_once_and_queries_nobody() -> 
         with pytest.raises(BlockingIOError):  # nothing ever connected to the address
             holder.accept()
     assert code != 0, run.output
-    assert f"make run: cannot serve on {address}" in run.output
+    assert f"make run: cannot serve on {address} and {run.http}" in run.output
     assert "Address already in use" in run.output
     assert "nothing was queried" in run.output
     assert ROADMAP_PRINTED not in run.output
-    assert "serving on" not in run.output
+    assert "serving gRPC on" not in run.output
 
 
 def test_ctrl_c_at_the_terminal_stops_make_run_with_exit_0() -> None:
     run = MakeRun(f"127.0.0.1:{free_port()}", terminal=True)
     run.wait_output("Ctrl-C stops")
     assert ROADMAP_PRINTED in run.output
+    assert f"the web app and HTTP/JSON on http://{run.http}/" in run.output
+    with urllib.request.urlopen(f"http://{run.http}/", timeout=10) as page:
+        assert b"Roadmap Engine" in page.read()
     run.ctrl_c()
     assert run.wait() == 0, run.output
     assert '"event": "stopped"' in run.output  # the server drained, then exited
