@@ -174,6 +174,12 @@ class _Worker:
         return self.process.pid or 0
 
 
+def _exited(worker: _Worker) -> bool:
+    """Whether the worker's process has ended (its sentinel is readable; nothing is read,
+    so the watch thread still sees it and replaces the worker)."""
+    return bool(multiprocessing.connection.wait([worker.process.sentinel], timeout=0))
+
+
 class IsolatedRules:
     """A rule base's rules, evaluated by a pool of engine processes."""
 
@@ -290,18 +296,24 @@ class IsolatedRules:
 
         threading.Thread(target=start, name="engine-restart", daemon=True).start()
 
-    def _discard(self, worker: _Worker) -> int | None:
-        """Kill a worker that hung or died; its replacement starts meanwhile."""
+    def _discard(self, worker: _Worker, *, if_idle: bool = False) -> int | None:
+        """Kill a worker that hung or died, and start its replacement: its exit code.
+
+        Only the thread that takes the worker out of the pool touches it (a process is
+        not joined, nor its pipe closed, from two threads): for any other, None. With
+        ``if_idle``, a worker a call has taken meanwhile is left to that call."""
         with self._changed:
-            ours = worker in self._workers
-            self._workers.discard(worker)
-            self._busy.discard(worker)
+            ours = worker in self._workers and not (if_idle and worker in self._busy)
+            if ours:
+                self._workers.discard(worker)
+                self._busy.discard(worker)
+        if not ours:
+            return None
         with contextlib.suppress(OSError, ValueError):
             worker.process.kill()
         worker.process.join(STOP_SECONDS)
         worker.conn.close()
-        if ours:  # the first to notice replaces it
-            self._replace()
+        self._replace()
         return worker.process.exitcode
 
     def _watch(self) -> None:
@@ -311,10 +323,8 @@ class IsolatedRules:
                 workers = {w.process.sentinel: w for w in self._workers}
             for sentinel in multiprocessing.connection.wait(list(workers), timeout=0.5):
                 worker = workers[sentinel]  # type: ignore[index]
-                with self._changed:  # a busy worker's death is its caller's to report
-                    idle = worker in self._workers and worker not in self._busy
-                if idle and not self._closing:
-                    code = self._discard(worker)
+                # Once closing, the pool no longer holds it (None). A busy worker's death is its caller's to report and replace.
+                if (code := self._discard(worker, if_idle=True)) is not None:
                     self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id="")
 
     @staticmethod
@@ -409,9 +419,7 @@ class IsolatedRules:
                 worker = self._idle.get(timeout=min(remaining, 0.5))
             except queue.Empty:
                 continue
-            if worker.process.exitcode is not None:  # died while idle, not yet noticed
-                code = self._discard(worker)
-                self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id="")
+            if _exited(worker):  # died while idle: the watch replaces it; wait for another
                 continue
             with self._changed:
                 if worker in self._workers:  # else it was stopped while idle: skip it
