@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from engine.assessment import PracticeStatus, Service
-    from engine.model import OutsourcingPolicy
+    from engine.model import OutsourcingPolicy, OutsourcingRule
 
 #: Score given to the preconditions of outsourcing decisions when the portfolio has
 #: material candidates: seed 001's process puts them before the evaluation.
@@ -90,8 +90,9 @@ def recommend(
     if policy is None or not services:
         return (), ()
     missing = _missing_preconditions(policy, statuses)
+    rules = {rule.id: rule for rule in policy.rules}
     recommendations = tuple(
-        _decide(policy, service, rule_ids, missing)
+        _decide(policy, rules, service, rule_ids, missing)
         for service, rule_ids in zip(services, matched, strict=True)
     )
     if not missing:
@@ -107,9 +108,13 @@ def recommend(
 
 
 def _decide(
-    policy: OutsourcingPolicy, service: Service, rule_ids: Sequence[str], missing: Sequence[str]
+    policy: OutsourcingPolicy,
+    rules: Mapping[str, OutsourcingRule],
+    service: Service,
+    rule_ids: Sequence[str],
+    missing: Sequence[str],
 ) -> ServiceRecommendation:
-    recommendation, fraction, reasons = _decision(policy, service, rule_ids)
+    recommendation, fraction, reasons = _decision(policy, rules, service, rule_ids)
     if recommendation is Recommendation.RETENDER and service.contract_end_date:
         reasons.append(
             Reason(
@@ -138,14 +143,16 @@ def _decide(
 
 
 def _decision(
-    policy: OutsourcingPolicy, service: Service, rule_ids: Sequence[str]
+    policy: OutsourcingPolicy,
+    rules: Mapping[str, OutsourcingRule],
+    service: Service,
+    rule_ids: Sequence[str],
 ) -> tuple[Recommendation, float, list[Reason]]:
     """The first matching rule decides; every match agreeing with it gives a reason (one
     for another decision would contradict it). No match: the policy's fallback."""
     if not rule_ids:
         fallback = Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason)
         return policy.fallback, 0.0, [fallback]
-    rules = {rule.id: rule for rule in policy.rules}
     decider = rules[rule_ids[0]]
     reasons = [
         Reason(
