@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.conditions import AllOf, AnyOf, Condition, Test, tests
@@ -43,6 +44,13 @@ if TYPE_CHECKING:
 
 
 _generation = itertools.count(1)
+
+
+class FactKind(StrEnum):
+    """The kinds of fact (a fact's ``t``): one letter, as the driver requires."""
+
+    CONTEXT = "c"  #: the unit's context: practice statuses, metrics, user base
+    SERVICE = "s"  #: one service of its portfolio
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +180,12 @@ class CompiledRules:
         self.layout = RuleLayout(rulebase)
         prefix = f"g{next(_generation)}-"
         layout = self.layout
-        self._context = self._register(prefix, "c", layout.context_shards, layout.context_rules)
-        self._services = self._register(prefix, "s", layout.service_shards, layout.service_rules)
+        self._context = self._register(
+            prefix, FactKind.CONTEXT, layout.context_shards, layout.context_rules
+        )
+        self._services = self._register(
+            prefix, FactKind.SERVICE, layout.service_shards, layout.service_rules
+        )
         self._context_ids = tuple(r.id for r in self.layout.context_rules)
         self._service_ids = tuple(r.id for r in self.layout.service_rules)
         self.last_sid = 0  # states are named by a counter, each deleted after its call
@@ -181,7 +193,7 @@ class CompiledRules:
     def _register(
         self,
         prefix: str,
-        kind: str,
+        kind: FactKind,
         shards: Sequence[_Shard],
         rules: Sequence[ContextRule | OutsourcingRule],
     ) -> tuple[tuple[_Shard, Ruleset], ...]:
@@ -192,7 +204,7 @@ class CompiledRules:
                 shard,
                 Ruleset(
                     prefix + shard.name,
-                    kind,
+                    kind.value,
                     [_compile(by_id[rule_id].when, props) for rule_id in shard.rule_ids],
                 ),
             )
