@@ -52,9 +52,8 @@ def test_two_workers_share_the_port_and_survive_a_kill(tmp_path: Path) -> None:
     finally:
         assert process.stop() == 0
     lines = process.log_path.read_text().splitlines()
-    assert all(line.startswith("{") and line.endswith("}") for line in lines if line.strip()), (
-        "interleaved log lines"
-    )
+    broken = [line for line in lines if line.strip() and not (line[0] == "{" and line[-1] == "}")]
+    assert broken == [], "log lines that are not one JSON object each (interleaved, or stray)"
     assert [e["event"] for e in process.logs()][-1] == "supervisor_stopped"
 
 
