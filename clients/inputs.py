@@ -93,12 +93,14 @@ class InputError(Exception):
 
 
 def read_assessment(path: Path) -> pb.Assessment:
-    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment, in JSON or YAML."""
+    """An assessment file: the proto3 JSON form of roadmap.v1.Assessment, in JSON or YAML
+    (by its suffix; without one of theirs, as a pipe has none, by its first character)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-    if path.suffix.lower() in YAML_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix in YAML_SUFFIXES or (suffix != ".json" and not text.lstrip().startswith("{")):
         try:
             return assessment_from_yaml(text)
         except ValueError as exc:

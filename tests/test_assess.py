@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +17,7 @@ from clients.backend import LocalBackend
 from clients.inputs import assessment_from_yaml
 from contract.convert import assessment_from_proto
 from engine.model import Status
-from tests.test_cli_rules import roadmap
+from tests.test_cli_rules import ROADMAP, roadmap
 from tests.test_clients import CD
 
 if TYPE_CHECKING:
@@ -297,3 +298,17 @@ def test_csv_headers_and_answers_are_read_tolerantly(catalogue: Catalogue) -> No
         ("service-catalog", 4, 0.0),
         ("infrastructure-as-code", 4, 0.0),
     }
+
+
+def test_a_template_piped_into_plan_is_read_as_yaml() -> None:
+    made = roadmap("assess", "init", "--model", "itsm")
+    assert made.returncode == 0, made.stderr
+    planned = subprocess.run(
+        [ROADMAP, "plan", "/dev/stdin", "--format", "json"],
+        input=made.stdout,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert json.loads(planned.stdout)["unit_id"] == "my-unit"
