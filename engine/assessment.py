@@ -168,8 +168,8 @@ def _too_long(value: str, limit: int) -> str | None:
 
 
 def validate(assessment: Assessment, rulebase: RuleBase) -> list[FieldViolation]:
-    """Every problem of the assessment against the rule base, in field order (what the
-    input message could not say first); at most one per field."""
+    """Every problem of the assessment against the rule base, in field order; what the
+    input message could not state comes first, and is the only problem of its field."""
     problems: list[FieldViolation] = list(assessment.unreadable)
     said = {v.path for v in problems}
 

@@ -323,7 +323,7 @@ class IsolatedRules:
                 workers = {w.process.sentinel: w for w in self._workers}
             for sentinel in multiprocessing.connection.wait(list(workers), timeout=0.5):
                 worker = workers[sentinel]  # type: ignore[index]
-                # Once closing, the pool no longer holds it (None). A busy worker's death is its caller's to report and replace.
+                # A busy worker's death is its caller's to report and replace (None here).
                 if (code := self._discard(worker, if_idle=True)) is not None:
                     self._events(EngineEvent.DIED, pid=worker.pid, code=code, unit_id="")
 
@@ -383,10 +383,8 @@ class IsolatedRules:
     def _acquire(self, until: float, deadline: float | None, unit_id: str) -> _Worker:
         """A live idle worker, waiting until ``until`` at most; shed when too many wait."""
         with self._changed:
-            if self._idle.empty() and self._waiting >= self.max_waiting:
-                shed = True
-            else:
-                shed = False
+            shed = self._idle.empty() and self._waiting >= self.max_waiting
+            if not shed:
                 self._waiting += 1
         if shed:
             self._events(EngineEvent.SHED, unit_id=unit_id, waiting=self.max_waiting)

@@ -46,7 +46,6 @@ def _number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
             raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
         return number
 
-    parse.__name__ = kind.__name__  # argparse names the type in its error messages
     return parse
 
 

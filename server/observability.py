@@ -11,6 +11,8 @@ from typing import Any
 import structlog
 from prometheus_client import Counter, Histogram, Info
 
+from engine.isolated import EngineEvent
+
 REQUESTS = Counter("roadmap_requests_total", "gRPC calls handled", ["method", "code"])
 LATENCY = Histogram(
     "roadmap_request_seconds",
@@ -23,9 +25,11 @@ RELOADS = Counter("roadmap_rule_base_reloads_total", "Rule base reloads", ["resu
 RULE_BASE = Info("roadmap_rule_base", "The rule base being served")
 ENGINE_EVENTS = Counter(
     "roadmap_engine_events_total",
-    "Engine worker processes started, killed (hung), died, and inputs refused",
+    "Engine worker processes started, killed (hung) and died; inputs refused; calls shed",
     ["event"],
 )
+#: Engine events that are the pool working as designed: logged at info, not as warnings.
+_EXPECTED_ENGINE_EVENTS = frozenset({EngineEvent.STARTED, EngineEvent.SHED})
 
 
 _worker: dict[str, int] = {}
@@ -81,10 +85,10 @@ def configure_logging(level: str) -> None:
 log = structlog.get_logger("roadmap")
 
 
-def engine_event(event: str, **fields: Any) -> None:
+def engine_event(event: EngineEvent, **fields: Any) -> None:
     """An engine worker's lifecycle event: one log line and one count."""
     ENGINE_EVENTS.labels(event=event).inc()
-    if event in ("engine_worker_started", "engine_call_shed"):  # expected: not a warning
+    if event in _EXPECTED_ENGINE_EVENTS:
         log.info(event, **fields)
     else:
         log.warning(event, **fields)
