@@ -190,8 +190,9 @@ OUTCOMES: tuple[tuple[type[Exception], Outcome], ...] = (
     (EngineTimeoutError, Outcome(grpc.StatusCode.DEADLINE_EXCEEDED, "contained", "warning")),
     # retryable: the worker was replaced
     (EngineCrashedError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),
-    # retryable: shed under overload, before any evaluation
-    (EngineBusyError, Outcome(grpc.StatusCode.UNAVAILABLE, "shed", "info")),
+    # retryable: shed under overload, before any evaluation (the pool's engine_call_shed
+    # event and the request line say it: no third line)
+    (EngineBusyError, Outcome(grpc.StatusCode.UNAVAILABLE, "shed", None)),
     # not retryable: it would do it again
     (InputRefusedError, Outcome(grpc.StatusCode.FAILED_PRECONDITION, "contained", "warning")),
     (ContainmentError, Outcome(grpc.StatusCode.UNAVAILABLE, "contained", "warning")),
