@@ -10,6 +10,7 @@ practices.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.model import Status
@@ -62,55 +63,85 @@ def _standing(entries: Sequence[_Entry], max_level: int) -> tuple[int, float]:
         return (0 if max_level == 0 else 1), 1.0
     if max_level == 0:
         return 0, round(sum([c for _, c, _ in entries]) / len(entries), PRECISION)
-    present = set()
-    blocked = max_level + 1  # the lowest level with a practice not adopted
-    for level, _, adopted in entries:
-        if level is not None and 2 <= level <= max_level:
-            present.add(level)
-            if not adopted and level < blocked:
-                blocked = level
-    reached = max([n for n in present if n < blocked], default=1)
+    # the lowest level with a practice not adopted, and the highest level below it
+    blocked = min(
+        [n for n, _, done in entries if not done and n is not None and 2 <= n <= max_level],
+        default=max_level + 1,
+    )
+    reached = max([n for n, _, _ in entries if n is not None and 2 <= n < blocked], default=1)
     if blocked > max_level:
         return reached, 1.0
     needed = [c for n, c, _ in entries if n is not None and n <= blocked]
     return reached, round(sum(needed) / len(needed), PRECISION)
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """A model's practices as levels read them, built once per rule base: per practice
+    its id, its axis's index and its entry when not started and when adopted (the
+    common cases, so most practices cost no new tuple)."""
+
+    practices: tuple[tuple[str, int, int | None, _Entry, _Entry], ...]
+    axes: tuple[str, ...]
+
+
+def _layouts(rulebase: RuleBase) -> dict[str, _Layout]:
+    layouts = {}
+    for model in rulebase.models.values():
+        index = {axis.id: n for n, axis in enumerate(model.axes)}
+        layouts[model.id] = _Layout(
+            tuple(
+                (p.id, index[p.axis], p.level, (p.level, 0.0, False), (p.level, 1.0, True))
+                for p in rulebase.practices_of(model.id)
+            ),
+            model.axis_ids(),
+        )
+    return layouts
+
+
 def model_level(
     model: Model, rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]
 ) -> ModelLevel:
     """The model's level and progress, and each axis's: one pass over its practices."""
+    layout = rulebase.derived("levels.layouts", _layouts)[model.id]
     everything: list[_Entry] = []
-    by_axis: dict[str, list[_Entry]] = {axis.id: [] for axis in model.axes}
+    by_axis: list[list[_Entry]] = [[] for _ in layout.axes]
     get = statuses.get
-    for practice in rulebase.practices_of(model.id):
-        status = get(practice.id)
+    for pid, axis, level, not_started, adopted in layout.practices:
+        status = get(pid)
         if status is None:
-            entry = (practice.level, 0.0, False)
+            entry = not_started
         else:
             state = status.status
             if state is _NOT_APPLICABLE:
                 continue
             if state is _ADOPTED:
-                entry = (practice.level, 1.0, True)
+                entry = adopted
+            elif state is _PARTIAL:
+                entry = (level, status.progress, False)
             else:
-                entry = (practice.level, status.progress if state is _PARTIAL else 0.0, False)
+                entry = not_started
         everything.append(entry)
-        by_axis[practice.axis].append(entry)
-    level, progress = _standing(everything, model.max_level)
+        by_axis[axis].append(entry)
+    top = model.max_level
+    level, progress = _standing(everything, top)
     return ModelLevel(
         model=model.id,
         level=level,
-        max_level=model.max_level,
+        max_level=top,
         progress=progress,
         axes=tuple(
-            [AxisLevel(a.id, *_standing(by_axis[a.id], model.max_level)) for a in model.axes]
+            [AxisLevel(axis, *_standing(by_axis[n], top)) for n, axis in enumerate(layout.axes)]
         ),
     )
 
 
 def standings(rulebase: RuleBase, statuses: Mapping[str, PracticeStatus]) -> tuple[ModelLevel, ...]:
     """Every model's standing, ordered by model id."""
-    return tuple(
-        model_level(rulebase.models[m], rulebase, statuses) for m in sorted(rulebase.models)
-    )
+    models = rulebase.derived("levels.models", _models_by_id)
+    return tuple([model_level(model, rulebase, statuses) for model in models])
+
+
+def _models_by_id(rulebase: RuleBase) -> tuple[Model, ...]:
+    """The models in the order standings list them (by id), sorted once per rule base."""
+    return tuple(rulebase.models[m] for m in sorted(rulebase.models))

@@ -5,9 +5,10 @@ All values are frozen: a loaded rule base is shared read-only by every evaluatio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from engine.conditions import Condition
 from engine.errors import FieldViolation, closest, quoted
@@ -188,6 +189,18 @@ class OutsourcingPolicy:
     origin: Origin = field(compare=False)
 
 
+_T = TypeVar("_T")
+
+
+class Memo(dict[str, object]):
+    """What evaluations derive from a rule base alone (tables, reasons, messages), each
+    computed on first use. A pickled rule base (sent to a worker) leaves it behind: the
+    copy derives its own."""
+
+    def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
+        return Memo, ()
+
+
 @dataclass(frozen=True, slots=True)
 class RuleBase:
     """A validated rule base. Construct it with :func:`engine.rulebase.load_rulebase`."""
@@ -203,6 +216,17 @@ class RuleBase:
     by_model: Mapping[str, tuple[Practice, ...]] = field(default_factory=dict, compare=False)
     #: Retired practice id -> the practice it was merged into (indexed when loaded).
     aliases: Mapping[str, str] = field(default_factory=dict, compare=False)
+    #: Per-rule-base precomputations, filled on first use: see :meth:`derived`.
+    memo: Memo = field(default_factory=Memo, init=False, compare=False, repr=False)
+
+    def derived(self, key: str, build: Callable[[RuleBase], _T]) -> _T:
+        """``build(self)``, computed once per rule base: what every evaluation would
+        otherwise recompute from the rule base alone. (Two threads racing may both
+        build it; either result is the same.)"""
+        found = self.memo.get(key)
+        if found is None:
+            found = self.memo[key] = build(self)
+        return found  # type: ignore[return-value]
 
     def practices_of(self, model: str) -> tuple[Practice, ...]:
         """The model's practices, in rule base order (indexed when the rule base loads)."""
