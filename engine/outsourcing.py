@@ -12,6 +12,7 @@ candidates (something to decommission or outsource), as seed 001's process puts 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.levels import is_adopted
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from engine.assessment import PracticeStatus, Service
-    from engine.model import OutsourcingPolicy, OutsourcingRule
+    from engine.model import OutsourcingPolicy, OutsourcingRule, RuleBase
 
 #: Score given to the preconditions of outsourcing decisions when the portfolio has
 #: material candidates: seed 001's process puts them before the evaluation.
@@ -32,22 +33,47 @@ MATERIAL = frozenset({Recommendation.DECOMMISSION, Recommendation.OUTSOURCE})
 _SOURCE = "engine: rules/README.md § outsourcing"
 
 
-def _missing_preconditions(
-    policy: OutsourcingPolicy, statuses: Mapping[str, PracticeStatus]
-) -> tuple[str, ...]:
-    return tuple(
-        pid for pid in policy.provisional_unless_adopted if not is_adopted(statuses.get(pid))
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    """What decisions read from the policy, built once per rule base: the rules by id,
+    each rule's reason when it agrees with the decider (constant: no amount), and the
+    fallback with its reason."""
+
+    rules: Mapping[str, OutsourcingRule]
+    agreeing: Mapping[str, Reason]
+    fallback: Recommendation
+    fallback_reason: Reason
+    preconditions: tuple[str, ...]
+
+
+def _policy(rulebase: RuleBase) -> _Policy | None:
+    policy = rulebase.outsourcing
+    if policy is None:
+        return None
+    return _Policy(
+        rules={rule.id: rule for rule in policy.rules},
+        agreeing={
+            rule.id: Reason(rule.id, rule.source.cite(), 0.0, rule.reason) for rule in policy.rules
+        },
+        fallback=policy.fallback,
+        fallback_reason=Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason),
+        preconditions=policy.provisional_unless_adopted,
     )
 
 
-def has_material_candidates(
-    policy: OutsourcingPolicy | None, matched: Sequence[Sequence[str]]
-) -> bool:
+def _missing_preconditions(
+    preconditions: Sequence[str], statuses: Mapping[str, PracticeStatus]
+) -> tuple[str, ...]:
+    return tuple([pid for pid in preconditions if not is_adopted(statuses.get(pid))])
+
+
+def has_material_candidates(rulebase: RuleBase, matched: Sequence[Sequence[str]]) -> bool:
     """Whether any service's deciding rule would decommission or outsource it."""
+    policy = rulebase.derived("outsourcing.policy", _policy)
     if policy is None:
         return False
-    decides = {rule.id: rule.recommendation for rule in policy.rules}
-    return any(rule_ids and decides[rule_ids[0]] in MATERIAL for rule_ids in matched)
+    rules = policy.rules
+    return any(rule_ids and rules[rule_ids[0]].recommendation in MATERIAL for rule_ids in matched)
 
 
 def precondition_steps(
@@ -70,7 +96,9 @@ def precondition_steps(
         else (0.0, "needed before outsourcing decisions are final (no material candidate yet)")
     )
     reason = Reason("outsourcing.preconditions", policy.source.cite(), amount, text)
-    return dict.fromkeys(_missing_preconditions(policy, statuses), reason)
+    return dict.fromkeys(
+        _missing_preconditions(policy.provisional_unless_adopted, statuses), reason
+    )
 
 
 def _payback_months(saving: float, transition_cost: float) -> float:
@@ -80,20 +108,33 @@ def _payback_months(saving: float, transition_cost: float) -> float:
 
 
 def recommend(
-    policy: OutsourcingPolicy | None,
+    rulebase: RuleBase,
     services: Sequence[Service],
     matched: Sequence[Sequence[str]],
     statuses: Mapping[str, PracticeStatus],
 ) -> tuple[tuple[ServiceRecommendation, ...], tuple[RoadmapWarning, ...]]:
     """One decision per service (``matched[i]``: the rules that matched ``services[i]``,
     in precedence order), and the warning that they are provisional, if they are."""
+    policy = rulebase.derived("outsourcing.policy", _policy)
     if policy is None or not services:
         return (), ()
-    missing = _missing_preconditions(policy, statuses)
-    rules = {rule.id: rule for rule in policy.rules}
+    missing = _missing_preconditions(policy.preconditions, statuses)
+    # one reason for every service: the same preconditions are missing for all
+    provisional = (
+        Reason(
+            "outsourcing.provisional",
+            _SOURCE,
+            0.0,
+            f"provisional until adopted: {', '.join(missing)}",
+        )
+        if missing
+        else None
+    )
     recommendations = tuple(
-        _decide(policy, rules, service, rule_ids, missing)
-        for service, rule_ids in zip(services, matched, strict=True)
+        [
+            _decide(policy, service, rule_ids, provisional)
+            for service, rule_ids in zip(services, matched, strict=True)
+        ]
     )
     if not missing:
         return recommendations, ()
@@ -108,13 +149,25 @@ def recommend(
 
 
 def _decide(
-    policy: OutsourcingPolicy,
-    rules: Mapping[str, OutsourcingRule],
+    policy: _Policy,
     service: Service,
     rule_ids: Sequence[str],
-    missing: Sequence[str],
+    provisional: Reason | None,
 ) -> ServiceRecommendation:
-    recommendation, fraction, reasons = _decision(policy, rules, service, rule_ids)
+    """The first matching rule decides; every match agreeing with it gives a reason (one
+    for another decision would contradict it). No match: the policy's fallback."""
+    if rule_ids:
+        decider = policy.rules[rule_ids[0]]
+        recommendation = decider.recommendation
+        saving = round(service.annual_cost * decider.saving_fraction, 2)
+        decided = Reason(decider.id, policy.agreeing[decider.id].source, saving, decider.reason)
+        reasons = [
+            decided if rule_id == decider.id else policy.agreeing[rule_id]
+            for rule_id in rule_ids
+            if policy.rules[rule_id].recommendation is recommendation
+        ]
+    else:
+        recommendation, saving, reasons = policy.fallback, 0.0, [policy.fallback_reason]
     if recommendation is Recommendation.RETENDER and service.contract_end_date:
         reasons.append(
             Reason(
@@ -125,43 +178,16 @@ def _decide(
                 "market and prepare the re-tender before then",
             )
         )
-    if missing:
-        text = f"provisional until adopted: {', '.join(missing)}"
-        reasons.append(Reason("outsourcing.provisional", _SOURCE, 0.0, text))
-    saving = round(service.annual_cost * fraction, 2)
+    if provisional is not None:
+        reasons.append(provisional)
     cost = round(service.transition_cost, 2) if saving > 0 else 0.0
     return ServiceRecommendation(
         service_id=service.id,
         recommendation=recommendation,
         estimated_annual_saving=saving,
-        provisional=bool(missing),
+        provisional=provisional is not None,
         reasons=tuple(reasons),
         transition_cost=cost,
         net_first_year_saving=round(saving - cost, 2),
         payback_months=_payback_months(saving, cost),
     )
-
-
-def _decision(
-    policy: OutsourcingPolicy,
-    rules: Mapping[str, OutsourcingRule],
-    service: Service,
-    rule_ids: Sequence[str],
-) -> tuple[Recommendation, float, list[Reason]]:
-    """The first matching rule decides; every match agreeing with it gives a reason (one
-    for another decision would contradict it). No match: the policy's fallback."""
-    if not rule_ids:
-        fallback = Reason("outsourcing.fallback", _SOURCE, 0.0, policy.fallback_reason)
-        return policy.fallback, 0.0, [fallback]
-    decider = rules[rule_ids[0]]
-    reasons = [
-        Reason(
-            rule.id,
-            rule.source.cite(),
-            round(service.annual_cost * rule.saving_fraction, 2) if rule is decider else 0.0,
-            rule.reason,
-        )
-        for rule in (rules[rule_id] for rule_id in rule_ids)
-        if rule.recommendation is decider.recommendation
-    ]
-    return decider.recommendation, decider.saving_fraction, reasons

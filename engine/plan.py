@@ -54,30 +54,63 @@ ENGINE_SOURCE = "engine: rules/README.md § How the roadmap is built"
 _URGENT, _INCLUDED = "urgent: ", "included by rule: "
 
 
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """What a context rule says in reasons, built once per rule base: its citation and
+    the reasons of its effects (they depend on the rule alone)."""
+
+    rule: ContextRule
+    cite: str
+    urgent: Reason
+    included: Reason
+    scores: Mapping[float, Reason]  # by amount, one per score effect
+
+
+def _said(rulebase: RuleBase) -> dict[str, _Said]:
+    said = {}
+    for rule in rulebase.context_rules:
+        cite = rule.source.cite()
+        said[rule.id] = _Said(
+            rule,
+            cite,
+            urgent=Reason(rule.id, cite, 0.0, f"{_URGENT}{rule.title}"),
+            included=Reason(rule.id, cite, 0.0, f"{_INCLUDED}{rule.title}"),
+            scores={
+                effect.amount: Reason(rule.id, cite, effect.amount, rule.title)
+                for effect in rule.effects
+                if isinstance(effect, ScoreEffect)
+            },
+        )
+    return said
+
+
 @dataclass(slots=True)
 class Adjustments:
     """What the context rules that fired change for one unit."""
 
-    by_practice: dict[str, list[tuple[float, ContextRule]]] = field(default_factory=dict)
-    by_model: dict[str, list[tuple[str | None, float, ContextRule]]] = field(default_factory=dict)
+    #: score reasons of the rules that name the practice, and of model- or axis-wide
+    #: rules (with the axis they are limited to, if any)
+    by_practice: dict[str, list[Reason]] = field(default_factory=dict)
+    by_model: dict[str, list[tuple[str | None, Reason]]] = field(default_factory=dict)
     includes: dict[str, list[Reason]] = field(default_factory=dict)
     requires: dict[str, list[tuple[str, ContextRule]]] = field(default_factory=dict)
     warnings: list[RoadmapWarning] = field(default_factory=list)
     #: practices a warning says must come "before" other work, with the rule saying so
     urgent: dict[str, ContextRule] = field(default_factory=dict)
-    # Model- and axis-wide reasons, built once per (model, axis): not once per step.
+    # Model- and axis-wide reasons, gathered once per (model, axis): not once per step.
     _wide: dict[tuple[str, str], list[Reason]] = field(default_factory=dict)
 
     def score_reasons(self, practice: Practice) -> list[Reason]:
-        reasons = [_reason(rule, amount) for amount, rule in self.by_practice.get(practice.id, ())]
         key = (practice.model, practice.axis)
-        if key not in self._wide:
-            self._wide[key] = [
-                _reason(rule, amount)
-                for axis, amount, rule in self.by_model.get(practice.model, ())
+        wide = self._wide.get(key)
+        if wide is None:
+            wide = self._wide[key] = [
+                reason
+                for axis, reason in self.by_model.get(practice.model, ())
                 if axis in (None, practice.axis)
             ]
-        return reasons + self._wide[key]
+        own = self.by_practice.get(practice.id)
+        return [*own, *wide] if own else list(wide)
 
     def warn(self, effect: WarnEffect, rule: ContextRule) -> None:
         self.warnings.append(RoadmapWarning(effect.code, effect.message, effect.practices, rule.id))
@@ -92,32 +125,82 @@ class Adjustments:
         return practice.requires + added
 
 
-def _reason(rule: ContextRule, amount: float) -> Reason:
-    return Reason(rule.id, rule.source.cite(), amount, rule.title)
-
-
-def adjustments(fired: Sequence[ContextRule]) -> Adjustments:
-    """Collect the effects of the fired rules, in rule base order."""
+def adjustments(rulebase: RuleBase, fired: Sequence[str]) -> Adjustments:
+    """Collect the effects of the fired rules (by id), in rule base order."""
+    said = rulebase.derived("plan.said", _said)
     adj = Adjustments()
-    for rule in fired:
+    for rule_id in fired:
+        says = said[rule_id]
+        rule = says.rule
         for effect in rule.effects:
             if isinstance(effect, ScoreEffect):
+                reason = says.scores[effect.amount]
                 if effect.practices:
                     for pid in effect.practices:
-                        adj.by_practice.setdefault(pid, []).append((effect.amount, rule))
+                        adj.by_practice.setdefault(pid, []).append(reason)
                 elif effect.model is not None:
-                    entry = (effect.axis, effect.amount, rule)
-                    adj.by_model.setdefault(effect.model, []).append(entry)
+                    adj.by_model.setdefault(effect.model, []).append((effect.axis, reason))
             elif isinstance(effect, IncludeEffect):
-                reason = Reason(rule.id, rule.source.cite(), 0.0, f"{_INCLUDED}{rule.title}")
                 for pid in effect.practices:
-                    adj.includes.setdefault(pid, []).append(reason)
+                    adj.includes.setdefault(pid, []).append(says.included)
             elif isinstance(effect, RequireEffect):
                 for required in effect.requires:
                     adj.requires.setdefault(effect.practice, []).append((required, rule))
             elif isinstance(effect, WarnEffect):
                 adj.warn(effect, rule)
     return adj
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """What planning reads from the rule base, built once per rule base."""
+
+    #: per model, its practices in rule base order with their level (0: none)
+    levelled: Mapping[str, tuple[tuple[str, int], ...]]
+    #: per (model, level), the reason "next level of ..." for the practices up to it
+    next_level: Mapping[tuple[str, int], Reason]
+    #: per practice, its value-against-effort reason (the term is its amount)
+    value_effort: Mapping[str, Reason]
+    #: per practice, its prerequisites without repeats
+    requires: Mapping[str, tuple[str, ...]]
+    #: "unlocks n later step(s)" by n, filled as counts occur (at most one per practice)
+    unlocks: dict[int, Reason]
+
+
+def _tables(rulebase: RuleBase) -> _Tables:
+    value_effort = {}
+    for p in rulebase.practices.values():
+        base = round(VALUE_EFFORT_WEIGHT * p.value / p.effort, PRECISION)
+        text = f"value {p.value} against effort {p.effort}"
+        value_effort[p.id] = Reason("plan.value-effort", ENGINE_SOURCE, base, text)
+    return _Tables(
+        levelled={
+            m: tuple((p.id, p.level or 0) for p in rulebase.practices_of(m))
+            for m in rulebase.models
+        },
+        next_level={
+            (model.id, level.number): Reason(
+                "plan.next-level",
+                ENGINE_SOURCE,
+                0.0,
+                f"next level of {model.id}: {level.number} ({level.title})",
+            )
+            for model in rulebase.models.values()
+            for level in model.levels
+        },
+        value_effort=value_effort,
+        requires={pid: tuple(dict.fromkeys(p.requires)) for pid, p in rulebase.practices.items()},
+        unlocks={},
+    )
+
+
+def _unlocks(tables: _Tables, unlocked: int) -> Reason:
+    reason = tables.unlocks.get(unlocked)
+    if reason is None:
+        amount = round(min(UNLOCK_WEIGHT * unlocked, MAX_UNLOCK_BONUS), PRECISION)
+        text = f"unlocks {unlocked} later step(s)"
+        reason = tables.unlocks[unlocked] = Reason("plan.unlocks", ENGINE_SOURCE, amount, text)
+    return reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +234,16 @@ def _wanted_practices(
                 if not model.has_levels or (practice.level or 0) <= target.level:
                     want(practice, reason)
         return wanted
+    tables = rulebase.derived("plan.tables", _tables)
+    get = statuses.get
     for standing in levels:
         if standing.max_level == 0 or standing.level >= standing.max_level:
             continue
-        model = rulebase.models[standing.model]
         goal = standing.level + 1
-        title = model.levels[goal - 1].title
-        reason = Reason(
-            "plan.next-level", ENGINE_SOURCE, 0.0, f"next level of {model.id}: {goal} ({title})"
-        )
-        for practice in rulebase.practices_of(model.id):
-            if (practice.level or 0) <= goal:
-                want(practice, reason)
+        reason = tables.next_level[standing.model, goal]
+        for pid, level in tables.levelled[standing.model]:
+            if level <= goal and not is_done(get(pid)):
+                wanted.setdefault(pid, []).append(reason)
     return wanted
 
 
@@ -181,14 +262,24 @@ def plan(
         if not is_done(statuses.get(pid)):
             wanted.setdefault(pid, []).extend(reasons)
 
+    tables = rulebase.derived("plan.tables", _tables)
+    said = rulebase.derived("plan.said", _said)
     members, requires, needed_by = _closure(rulebase, wanted, statuses, adj)
     order = _topological(requires)
     unlocked = _descendant_counts(order, needed_by)
     urgent = _urgent(adj, requires)
-    scored = {
-        pid: _score(rulebase.practices[pid], members[pid], adj, urgent.get(pid), unlocked[pid])
-        for pid in order
-    }
+    practices = rulebase.practices
+    scored = {}
+    for pid in order:
+        rule = urgent.get(pid)
+        scored[pid] = _score(
+            practices[pid],
+            members[pid],
+            adj,
+            urgent=said[rule.id].urgent if rule is not None else None,
+            value_effort=tables.value_effort[pid],
+            unlocks=_unlocks(tables, unlocked[pid]) if unlocked[pid] else None,
+        )
     rank = _rank(order, scored, needed_by)
     capacity = assessment.wave_capacity or DEFAULT_QUARTER_CAPACITY
     horizon = assessment.horizon_months or DEFAULT_HORIZON_MONTHS
@@ -196,23 +287,26 @@ def plan(
     waves, warnings = _waves(
         rulebase, requires, needed_by, rank=rank, urgent=urgent, capacity=capacity
     )
-    steps = [
-        Step(
-            practice_id=pid,
-            title=rulebase.practices[pid].title,
-            model=rulebase.practices[pid].model,
-            axis=rulebase.practices[pid].axis,
-            level=rulebase.practices[pid].level,
-            wave=waves[pid],
-            score=scored[pid][0],
-            effort=rulebase.practices[pid].effort,
-            reasons=tuple(scored[pid][1]),
-            unlocks=tuple(sorted(needed_by.get(pid, ()))),
-            requires=tuple(sorted(requires[pid])),
-            quarter=waves[pid] if waves[pid] <= quarters else 0,
+    steps = []
+    for pid in members:
+        practice, wave = practices[pid], waves[pid]
+        score, reasons = scored[pid]
+        steps.append(
+            Step(
+                practice_id=pid,
+                title=practice.title,
+                model=practice.model,
+                axis=practice.axis,
+                level=practice.level,
+                wave=wave,
+                score=score,
+                effort=practice.effort,
+                reasons=tuple(reasons),
+                unlocks=tuple(sorted(needed_by[pid])) if pid in needed_by else (),
+                requires=tuple(sorted(requires[pid])),
+                quarter=wave if wave <= quarters else 0,
+            )
         )
-        for pid in members
-    ]
     steps.sort(key=lambda s: (s.wave, s.practice_id not in urgent, -s.score, s.practice_id))
     if beyond := tuple(s.practice_id for s in steps if s.quarter == 0):
         warnings.append(
@@ -232,33 +326,20 @@ def _score(
     practice: Practice,
     why: Sequence[Reason],
     adj: Adjustments,
-    urgent: ContextRule | None,
-    unlocked: int,
+    *,
+    urgent: Reason | None,
+    value_effort: Reason,
+    unlocks: Reason | None,
 ) -> tuple[float, list[Reason]]:
     """A step's score and its reasons, one per rule (the score is their sum)."""
-    base = round(VALUE_EFFORT_WEIGHT * practice.value / practice.effort, PRECISION)
-    reasons = [
-        *(
-            [Reason(urgent.id, urgent.source.cite(), 0.0, f"{_URGENT}{urgent.title}")]
-            if urgent
-            else []
-        ),
-        *why,
-        Reason(
-            "plan.value-effort",
-            ENGINE_SOURCE,
-            base,
-            f"value {practice.value} against effort {practice.effort}",
-        ),
-        *adj.score_reasons(practice),
-    ]
-    if unlocked:
-        amount = round(min(UNLOCK_WEIGHT * unlocked, MAX_UNLOCK_BONUS), PRECISION)
-        reasons.append(
-            Reason("plan.unlocks", ENGINE_SOURCE, amount, f"unlocks {unlocked} later step(s)")
-        )
+    reasons = [urgent] if urgent is not None else []
+    reasons += why
+    reasons.append(value_effort)
+    reasons += adj.score_reasons(practice)
+    if unlocks is not None:
+        reasons.append(unlocks)
     merged = one_per_rule(reasons)
-    return round(sum(r.amount for r in merged), PRECISION), merged
+    return round(sum([r.amount for r in merged]), PRECISION), merged
 
 
 def _rank(
@@ -272,17 +353,19 @@ def _rank(
     rank: dict[str, float] = {}
     for pid in reversed(order):
         own, reasons = scored[pid]
-        rank[pid], lead = max(
-            [(own, pid), *((rank[d], d) for d in sorted(needed_by.get(pid, ())))],
-            key=lambda item: item[0],
-        )
+        # the first of the highest: its own score, then its dependants by id
+        best, lead = own, pid
+        for dependant in sorted(needed_by.get(pid, ())):
+            if rank[dependant] > best:
+                best, lead = rank[dependant], dependant
+        rank[pid] = best
         if lead != pid:
             reasons.append(
                 Reason(
                     "plan.brought-forward",
                     ENGINE_SOURCE,
                     0.0,
-                    f"scheduled with the priority of {lead} ({rank[pid]:g}), which waits for it",
+                    f"scheduled with the priority of {lead} ({best:g}), which waits for it",
                 )
             )
     return rank
@@ -326,16 +409,19 @@ def prerequisite_walk(
     """The roots and every unmet prerequisite reachable from them, each with its unmet
     direct prerequisites. Not-applicable prerequisites do not block; adopted ones are met."""
     requires: dict[str, tuple[str, ...]] = {}
+    direct = rulebase.derived("plan.tables", _tables).requires
     stack = sorted(roots)
     seen = set(stack)
+    get = statuses.get
     while stack:
         pid = stack.pop()
-        requires[pid] = tuple(
-            r
-            for r in dict.fromkeys(adj.requires_of(rulebase.practices[pid]))
-            if not is_done(statuses.get(r))
+        edges = (
+            dict.fromkeys(adj.requires_of(rulebase.practices[pid]))
+            if pid in adj.requires
+            else direct[pid]
         )
-        for required in requires[pid]:
+        requires[pid] = unmet = tuple([r for r in edges if not is_done(get(r))])
+        for required in unmet:
             if required not in seen:
                 seen.add(required)
                 stack.append(required)
@@ -350,6 +436,7 @@ def _closure(
 ) -> tuple[dict[str, list[Reason]], dict[str, tuple[str, ...]], dict[str, set[str]]]:
     """Wanted practices plus every unmet prerequisite, with each one's direct edges."""
     requires = prerequisite_walk(rulebase, wanted, statuses, adj)
+    said = rulebase.derived("plan.said", _said)
     members: dict[str, list[Reason]] = {pid: list(reasons) for pid, reasons in wanted.items()}
     needed_by: dict[str, set[str]] = defaultdict(set)
     for pid, direct in requires.items():
@@ -369,7 +456,7 @@ def _closure(
         for required, rule in rules:
             if pid in members and required in members:
                 text = f"prerequisite {required} added by rule: {rule.title}"
-                members[pid].append(Reason(rule.id, rule.source.cite(), 0.0, text))
+                members[pid].append(Reason(rule.id, said[rule.id].cite, 0.0, text))
 
     return members, requires, needed_by
 

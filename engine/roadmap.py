@@ -56,19 +56,16 @@ def build_roadmap(
 ) -> Evaluation:
     """The roadmap, given the context rules that fired and each service's matching rules."""
     statuses = assessment.statuses()
-    rules = {rule.id: rule for rule in rulebase.context_rules}
-    adj = adjustments([rules[rule_id] for rule_id in fired])
+    adj = adjustments(rulebase, fired)
     levels = standings(rulebase, statuses)
     extra = precondition_steps(
         rulebase.outsourcing,
         assessment.services,
         statuses,
-        material=has_material_candidates(rulebase.outsourcing, matched),
+        material=has_material_candidates(rulebase, matched),
     )
     the_plan = plan(rulebase, assessment, statuses=statuses, levels=levels, adj=adj, extra=extra)
-    services, service_warnings = recommend(
-        rulebase.outsourcing, assessment.services, matched, statuses
-    )
+    services, service_warnings = recommend(rulebase, assessment.services, matched, statuses)
     roadmap = Roadmap(
         unit_id=assessment.unit_id,
         levels=levels,
