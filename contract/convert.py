@@ -36,8 +36,6 @@ if TYPE_CHECKING:
         Reason,
         Roadmap,
         RoadmapWarning,
-        ServiceRecommendation,
-        Step,
     )
 
 _ADOPTION = {
@@ -95,41 +93,60 @@ def _unknown_enums(message: pb.Assessment) -> tuple[FieldViolation, ...]:
     return tuple(found)
 
 
+#: Every number each enum field may hold (0: unset), to tell quickly that a message
+#: has no unknown one (then _unknown_enums need not run).
+_ADOPTIONS, _USER_BASES = {0, *_ADOPTION}, {0, *_USER_BASE}
+_GRADES, _SOURCINGS = {0, *_GRADE}, {0, *_SOURCING}
+
+
 def assessment_from_proto(message: pb.Assessment) -> Assessment:
+    practices = message.practices
+    adoptions = [p.adoption for p in practices]
+    statuses = tuple(
+        [
+            PracticeStatus(p.practice_id, _ADOPTION.get(adoption), p.progress)
+            for p, adoption in zip(practices, adoptions, strict=True)
+        ]
+    )
+    services = []
+    readable = _ADOPTIONS.issuperset(adoptions) and message.context.user_base in _USER_BASES
+    for s in message.services:
+        differentiation, criticality, sourcing = s.differentiation, s.criticality, s.sourcing
+        if readable and not (
+            differentiation in _GRADES and criticality in _GRADES and sourcing in _SOURCINGS
+        ):
+            readable = False
+        services.append(
+            Service(
+                id=s.id,
+                name=s.name or s.id,
+                annual_cost=s.annual_cost,
+                live_requirement=s.live_requirement if s.HasField("live_requirement") else None,
+                differentiation=_GRADE.get(differentiation),
+                commodity_available=s.commodity_available
+                if s.HasField("commodity_available")
+                else None,
+                criticality=_GRADE.get(criticality),
+                sourcing=_SOURCING.get(sourcing),
+                contract_end_date=s.contract_end_date,
+                transition_cost=s.transition_cost,
+            )
+        )
     metrics = message.metrics
     return Assessment(
         unit_id=message.unit_id,
-        practices=tuple(
-            PracticeStatus(p.practice_id, _ADOPTION.get(p.adoption), p.progress)
-            for p in message.practices
-        ),
+        practices=statuses,
         user_base=_USER_BASE.get(message.context.user_base, UserBase.UNSPECIFIED),
         metrics=Metrics(
             keep_the_lights_on_share=_optional(metrics, "keep_the_lights_on_share"),
             staff_turnover_rate=_optional(metrics, "staff_turnover_rate"),
             self_service_share=_optional(metrics, "self_service_share"),
         ),
-        targets=tuple(Target(t.model, t.level) for t in message.targets),
+        targets=tuple([Target(t.model, t.level) for t in message.targets]),
         wave_capacity=message.wave_capacity if message.HasField("wave_capacity") else None,
-        services=tuple(
-            Service(
-                id=s.id,
-                name=s.name or s.id,
-                annual_cost=s.annual_cost,
-                live_requirement=s.live_requirement if s.HasField("live_requirement") else None,
-                differentiation=_GRADE.get(s.differentiation),
-                commodity_available=s.commodity_available
-                if s.HasField("commodity_available")
-                else None,
-                criticality=_GRADE.get(s.criticality),
-                sourcing=_SOURCING.get(s.sourcing),
-                contract_end_date=s.contract_end_date,
-                transition_cost=s.transition_cost,
-            )
-            for s in message.services
-        ),
+        services=tuple(services),
         horizon_months=message.horizon_months if message.HasField("horizon_months") else None,
-        unreadable=_unknown_enums(message),
+        unreadable=() if readable else _unknown_enums(message),
     )
 
 
@@ -154,6 +171,14 @@ def _reason(reason: Reason) -> pb.Reason:
     )
 
 
+def _add_reasons(into: Any, reasons: Sequence[Reason]) -> None:
+    """Append the reasons to a repeated Reason field, each built in place (building a
+    message apart and copying it in costs twice as much)."""
+    add = into.add
+    for r in reasons:
+        add(rule_id=r.rule_id, source=r.source, amount=r.amount, text=r.text)
+
+
 def _warning(warning: RoadmapWarning) -> pb.Warning:
     return pb.Warning(
         code=warning.code,
@@ -163,59 +188,56 @@ def _warning(warning: RoadmapWarning) -> pb.Warning:
     )
 
 
-def _step(step: Step) -> pb.Step:
-    return pb.Step(
-        practice_id=step.practice_id,
-        title=step.title,
-        wave=step.wave,
-        score=step.score,
-        reasons=[_reason(r) for r in step.reasons],
-        unlocks=step.unlocks,
-        model=step.model,
-        axis=step.axis,
-        level=step.level or 0,
-        effort=step.effort,
-        requires=step.requires,
-        quarter=step.quarter,
-    )
-
-
-def _service(recommendation: ServiceRecommendation) -> pb.ServiceRecommendation:
-    return pb.ServiceRecommendation(
-        service_id=recommendation.service_id,
-        recommendation=_RECOMMENDATION[recommendation.recommendation],
-        estimated_annual_saving=recommendation.estimated_annual_saving,
-        provisional=recommendation.provisional,
-        reasons=[_reason(r) for r in recommendation.reasons],
-        transition_cost=recommendation.transition_cost,
-        net_first_year_saving=recommendation.net_first_year_saving,
-        payback_months=recommendation.payback_months,
-    )
-
-
 def roadmap_to_proto(roadmap: Roadmap, rulebase: RuleBase) -> pb.GetRoadmapResponse:
-    return pb.GetRoadmapResponse(
-        levels=[
-            pb.ModelLevel(
-                model=level.model,
-                level=level.level,
-                max_level=level.max_level,
-                progress=level.progress,
-                axes=[
-                    pb.AxisLevel(axis=a.axis, level=a.level, progress=a.progress)
-                    for a in level.axes
-                ],
-            )
-            for level in roadmap.levels
-        ],
-        steps=[_step(s) for s in roadmap.steps],
-        outsourcing=[_service(s) for s in roadmap.outsourcing],
-        warnings=[_warning(w) for w in roadmap.warnings],
-        rule_base=rule_base_info(rulebase),
+    """The response, every nested message built in place in its parent."""
+    response = pb.GetRoadmapResponse(
+        rule_base=rulebase.derived("convert.rule_base_info", rule_base_info),
         unit_id=roadmap.unit_id,
         horizon_months=roadmap.horizon_months,
         quarter_capacity=roadmap.quarter_capacity,
     )
+    add_level = response.levels.add
+    for level in roadmap.levels:
+        add_axis = add_level(
+            model=level.model,
+            level=level.level,
+            max_level=level.max_level,
+            progress=level.progress,
+        ).axes.add
+        for a in level.axes:
+            add_axis(axis=a.axis, level=a.level, progress=a.progress)
+    add_step = response.steps.add
+    for step in roadmap.steps:
+        step_message = add_step(
+            practice_id=step.practice_id,
+            title=step.title,
+            wave=step.wave,
+            score=step.score,
+            unlocks=step.unlocks,
+            model=step.model,
+            axis=step.axis,
+            level=step.level or 0,
+            effort=step.effort,
+            requires=step.requires,
+            quarter=step.quarter,
+        )
+        _add_reasons(step_message.reasons, step.reasons)
+    add_service = response.outsourcing.add
+    for service in roadmap.outsourcing:
+        service_message = add_service(
+            service_id=service.service_id,
+            recommendation=_RECOMMENDATION[service.recommendation],
+            estimated_annual_saving=service.estimated_annual_saving,
+            provisional=service.provisional,
+            transition_cost=service.transition_cost,
+            net_first_year_saving=service.net_first_year_saving,
+            payback_months=service.payback_months,
+        )
+        _add_reasons(service_message.reasons, service.reasons)
+    add_warning = response.warnings.add
+    for w in roadmap.warnings:
+        add_warning(code=w.code, message=w.message, practice_ids=w.practice_ids, rule_id=w.rule_id)
+    return response
 
 
 def explanation_to_proto(
