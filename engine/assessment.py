@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import re
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
@@ -131,12 +132,17 @@ def resolve_aliases(assessment: Assessment, rulebase: RuleBase) -> Assessment:
     merged into. A unit that lists both twins (as assessments written before the merge
     do) has the more advanced status of the two: adopting either satisfies the merged
     practice."""
-    if not any(p.practice_id in rulebase.aliases for p in assessment.practices):
+    aliases = rulebase.aliases
+    if not aliases or aliases.keys().isdisjoint([p.practice_id for p in assessment.practices]):
         return assessment
     merged: dict[str, PracticeStatus] = {}
     for status in assessment.practices:
         pid = rulebase.canonical(status.practice_id)
-        candidate = replace(status, practice_id=pid)
+        candidate = (
+            status
+            if pid == status.practice_id
+            else PracticeStatus(pid, status.status, status.progress)
+        )
         if (held := merged.get(pid)) is None or (
             _ADVANCE[candidate.status],
             candidate.progress,
@@ -151,7 +157,19 @@ def _fraction_problem(value: float) -> str | None:
     return None
 
 
+#: A date as written YYYY-MM-DD in ASCII digits: checked without strptime (costly),
+#: which is asked only about anything else.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
 def _date_problem(value: str) -> str | None:
+    if _ISO_DATE.fullmatch(value):
+        try:
+            datetime.date(int(value[:4]), int(value[5:7]), int(value[8:]))
+        except ValueError:
+            pass  # strptime says why below
+        else:
+            return None
     try:
         datetime.datetime.strptime(value, "%Y-%m-%d")
     except ValueError:
@@ -246,7 +264,7 @@ def _validate_practices(assessment: Assessment, rulebase: RuleBase, add: _Add) -
             seen[status.practice_id] = index
         if status.status is None:
             add((*path, "adoption"), "must be set (ADOPTED, PARTIAL or NOT_APPLICABLE)")
-        if problem := _fraction_problem(status.progress):
+        if not 0.0 <= status.progress <= 1.0 and (problem := _fraction_problem(status.progress)):
             add((*path, "progress"), problem)
 
 

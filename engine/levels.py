@@ -45,8 +45,10 @@ def is_done(status: PracticeStatus | None) -> bool:
     return status is not None and status.status in (Status.ADOPTED, Status.NOT_APPLICABLE)
 
 
-#: An applicable practice as levels read it: (its level, its credit, adopted).
-_Entry = tuple[int | None, float, bool]
+#: An applicable practice as levels read it: (its level, its credit, adopted). A
+#: practice without a level reads as one above the model's top (``max_level + 1``):
+#: like that, it never blocks, never counts as present and is never needed.
+_Entry = tuple[int, float, bool]
 _ADOPTED, _PARTIAL, _NOT_APPLICABLE = Status.ADOPTED, Status.PARTIAL, Status.NOT_APPLICABLE
 
 
@@ -63,15 +65,17 @@ def _standing(entries: Sequence[_Entry], max_level: int) -> tuple[int, float]:
         return (0 if max_level == 0 else 1), 1.0
     if max_level == 0:
         return 0, round(sum([c for _, c, _ in entries]) / len(entries), PRECISION)
-    # the lowest level with a practice not adopted, and the highest level below it
-    blocked = min(
-        [n for n, _, done in entries if not done and n is not None and 2 <= n <= max_level],
-        default=max_level + 1,
-    )
-    reached = max([n for n, _, _ in entries if n is not None and 2 <= n < blocked], default=1)
+    blocked = max_level + 1  # the lowest level with a practice not adopted
+    for level, _, adopted in entries:
+        if not adopted and 2 <= level < blocked:
+            blocked = level
+    reached = 1  # the highest level with a practice, below the blocked one
+    for level, _, _ in entries:
+        if reached < level < blocked:
+            reached = level
     if blocked > max_level:
         return reached, 1.0
-    needed = [c for n, c, _ in entries if n is not None and n <= blocked]
+    needed = [c for n, c, _ in entries if n <= blocked]
     return reached, round(sum(needed) / len(needed), PRECISION)
 
 
@@ -81,7 +85,7 @@ class _Layout:
     its id, its axis's index and its entry when not started and when adopted (the
     common cases, so most practices cost no new tuple)."""
 
-    practices: tuple[tuple[str, int, int | None, _Entry, _Entry], ...]
+    practices: tuple[tuple[str, int, int, _Entry, _Entry], ...]
     axes: tuple[str, ...]
 
 
@@ -89,13 +93,12 @@ def _layouts(rulebase: RuleBase) -> dict[str, _Layout]:
     layouts = {}
     for model in rulebase.models.values():
         index = {axis.id: n for n, axis in enumerate(model.axes)}
-        layouts[model.id] = _Layout(
-            tuple(
-                (p.id, index[p.axis], p.level, (p.level, 0.0, False), (p.level, 1.0, True))
-                for p in rulebase.practices_of(model.id)
-            ),
-            model.axis_ids(),
-        )
+        above = model.max_level + 1  # where a practice without a level reads (_Entry)
+        rows = []
+        for p in rulebase.practices_of(model.id):
+            level = above if p.level is None else p.level
+            rows.append((p.id, index[p.axis], level, (level, 0.0, False), (level, 1.0, True)))
+        layouts[model.id] = _Layout(tuple(rows), model.axis_ids())
     return layouts
 
 
