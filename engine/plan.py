@@ -543,5 +543,9 @@ def _waves(
 
 def _best(heaps: Mapping[int, list[tuple[bool, float, str]]], limit: int | None) -> int | None:
     """The effort whose heap holds the best step of effort up to ``limit``, if any."""
-    candidates = [e for e, heap in heaps.items() if heap and (limit is None or e <= limit)]
-    return min(candidates, key=lambda e: heaps[e][0]) if candidates else None
+    best: int | None = None
+    head: tuple[bool, float, str] | None = None
+    for effort, heap in heaps.items():
+        if heap and (limit is None or effort <= limit) and (head is None or heap[0] < head):
+            best, head = effort, heap[0]
+    return best
