@@ -118,7 +118,7 @@ def _read_events(loader: _YamlLoader) -> Any:  # noqa: PLR0912, PLR0915  (one lo
         return None
     if type(event) is not DocumentStartEvent:
         raise _Unusual
-    tags: dict[str, str] = {}  # a plain scalar's resolved tag, by its text
+    plains: dict[str, Any] = {}  # a plain scalar's value, by its text
     anchors: dict[str, Any] = {}
     stack: list[tuple[Any, Any, str | None]] = []
     top: Any = None  # the collection being filled: a LinedMapping, a list or None (root)
@@ -131,25 +131,28 @@ def _read_events(loader: _YamlLoader) -> Any:  # noqa: PLR0912, PLR0915  (one lo
             if event.tag is not None:
                 raise _Unusual
             value = event.value
-            if event.implicit[0]:
-                tag = tags.get(value)
-                if tag is None:
-                    tag = tags[value] = resolve(yaml.ScalarNode, value, event.implicit)
-                if tag != _STR_TAG:
-                    construct = _SCALAR_CONSTRUCTORS.get(tag)
-                    if construct is None or key is _NO_KEY:
-                        raise _Unusual  # not a plain string as a key, or an unknown tag
-                    node = yaml.ScalarNode(
-                        tag, value, event.start_mark, event.end_mark, event.style
-                    )
-                    value = construct(loader, node)
+            if event.implicit[0]:  # plain: its text alone decides its tag and value
+                plain = plains.get(value, _NO_KEY)
+                if plain is _NO_KEY:
+                    tag = resolve(yaml.ScalarNode, value, event.implicit)
+                    if tag == _STR_TAG:
+                        plain = value
+                    elif (construct := _SCALAR_CONSTRUCTORS.get(tag)) is not None:
+                        node = yaml.ScalarNode(
+                            tag, value, event.start_mark, event.end_mark, event.style
+                        )
+                        plain = construct(loader, node)  # immutable: int, float, bool...
+                    else:
+                        raise _Unusual  # a merge key, '=', or a tag with no plain value
+                    plains[value] = plain
+                value = plain
             if event.anchor is not None:
                 if event.anchor in anchors:
                     raise _Unusual
                 anchors[event.anchor] = value
             if key is _NO_KEY:  # a mapping's key (top is a mapping)
-                if value in top:
-                    raise _Unusual  # a duplicate key: the full loader lists them
+                if type(value) is not str or value in top:
+                    raise _Unusual  # not a string (1, true, null), or a duplicate key
                 key = value
                 continue
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
