@@ -242,6 +242,7 @@ def undeclared_twins(draft: Draft) -> Iterator[Problem]:
 @check
 def practice_models_and_levels(draft: Draft) -> Iterator[Problem]:
     models = draft.models
+    axes = {model_id: frozenset(model.axis_ids()) for model_id, model in models.items()}
     for practice in draft.practices.values():
         model = models.get(practice.model)
         if model is None:
@@ -253,7 +254,7 @@ def practice_models_and_levels(draft: Draft) -> Iterator[Problem]:
                 ("model",),
             )
             continue
-        if practice.axis not in model.axis_ids():
+        if practice.axis not in axes[practice.model]:
             yield _practice(
                 practice,
                 f"unknown axis '{practice.axis}' for model '{model.id}'"
