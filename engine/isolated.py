@@ -51,6 +51,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from multiprocessing import forkserver
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.compiled import CompiledRules, Conclusions, Facts, RuleLayout
@@ -82,6 +83,12 @@ MAX_WAIT_SECONDS = 30.0
 
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["engine.isolated"])
+
+
+def prestart() -> None:
+    """Start the fork server now (it returns at once), so that its interpreter's start
+    and imports overlap the caller loading a rule base instead of following it."""
+    forkserver.ensure_running()
 
 
 class EngineEvent(StrEnum):

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from engine.errors import EvaluationError, Problem, ProblemKind, RuleBaseError
-from engine.isolated import IsolatedRules
+from engine.isolated import IsolatedRules, prestart
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
 from server.errors import NotLoadedError
@@ -58,6 +58,8 @@ class RuleBaseHolder:
         self.directory = directory
         self.engine_workers = engine_workers
         self.max_evaluation_seconds = max_evaluation_seconds
+        if engine_workers:
+            prestart()  # the engine processes' fork server starts while the rules load
         self._reloading = threading.Lock()
         self._current: Snapshot | None = None
 
