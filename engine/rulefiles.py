@@ -281,14 +281,14 @@ def _once_per_object(
 
 
 def _remembering(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    def check(data: Any, *args: Any) -> Any:  # called with positional arguments only
-        if not isinstance(data, dict | list):
-            return function(data, *args)
-        pairs: set[tuple[str, int]] = _passed.pairs
+    def check(data: Any, *args: Any, **kwargs: Any) -> Any:
+        pairs: set[tuple[str, int]] | None = getattr(_passed, "pairs", None)
+        if pairs is None or not isinstance(data, dict | list):
+            return function(data, *args, **kwargs)
         pair = (name, id(data))  # the object is alive (in data) until the validation ends
         if pair in pairs:
             return data
-        result = function(data, *args)
+        result = function(data, *args, **kwargs)
         pairs.add(pair)
         return result
 

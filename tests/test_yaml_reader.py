@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from bench.synthetic import generate
-from engine.rulefiles import BUNDLED_RULES, LinedMapping, _load_yaml, _read_events, _YamlLoader
+from engine.rulefiles import (
+    BUNDLED_RULES,
+    LinedMapping,
+    _load_yaml,
+    _read_events,
+    _schema_errors,
+    _YamlLoader,
+)
 
 
 def _full(text: str) -> tuple[Any, list[tuple[int, str]]]:
@@ -137,3 +144,37 @@ def test_a_shared_source_stays_one_object(tmp_path: Path) -> None:
     practices = _fast(text)["practices"]
     assert practices[0]["source"] is practices[1]["source"]
     assert yaml.safe_load(text)["practices"][0]["source"] == practices[0]["source"]
+
+
+_SHARED_SOURCE = """\
+practices:
+- id: a
+  title: A
+  description: The first.
+  model: m
+  axis: x
+  effort: 1
+  value: 1
+  source: &s {addition: SOURCE}
+- id: b
+  title: B
+  description: The second.
+  model: m
+  axis: x
+  effort: 1
+  value: 1
+  source: *s
+"""
+
+
+def test_a_shared_source_is_checked_once_and_reported_wherever_it_is_wrong() -> None:
+    good = _fast(_SHARED_SOURCE.replace("SOURCE", "ours"))
+    assert good["practices"][0]["source"] is good["practices"][1]["source"]
+    assert _schema_errors(good, "rulefile.schema.json") == []
+    bad = _fast(_SHARED_SOURCE.replace("SOURCE", "' '"))  # no text: breaks the schema
+    errors = _schema_errors(bad, "rulefile.schema.json")
+    assert [list(e.absolute_path) for e in errors] == [
+        ["practices", 0, "source"],
+        ["practices", 1, "source"],
+    ]
+    assert _schema_errors(good, "rulefile.schema.json") == []  # nothing kept from before
