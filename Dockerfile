@@ -29,13 +29,15 @@ COPY clients clients
 COPY proto proto
 COPY rules rules
 # Bytecode is compiled here: the image's user cannot write it beside the sources, so
-# without this every start would compile every module again (about 0.2 s).
+# without this every start would compile every module again (about 0.2 s). So are the
+# rule files' schema validators (`make gen` does the same).
 # PIP_CERT: a CA bundle for pip, where a proxy re-signs TLS (set by `make image`).
 ARG PIP_CERT
 RUN python3.11 -m venv /opt/venv \
  && mkdir -p gen/roadmap/v1 \
  && /opt/venv/bin/pip install --no-cache-dir -e . \
  && /opt/venv/bin/python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen proto/roadmap/v1/roadmap.proto \
+ && /opt/venv/bin/python -m engine.rulefiles gen/roadmap/schemas \
  && /opt/venv/bin/python -m compileall -q engine contract server clients gen
 
 FROM ${BASE}

@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Generated protobuf and gRPC code, never edited by hand, never committed.
-$(GEN): $(STAMP) $(PROTOS)
+# Generated code, never edited by hand, never committed: the protobuf and gRPC modules,
+# and the rule files' schema validators (compiled once here, not at every server start).
+$(GEN): $(STAMP) $(PROTOS) $(wildcard rules/schema/*.schema.json)
 	rm -rf gen/roadmap && mkdir -p gen/roadmap/v1
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=gen --grpc_python_out=gen \
 		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=gen \
 		--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc --mypy_grpc_out=gen $(PROTOS)
+	$(BIN)/python -m engine.rulefiles gen/roadmap/schemas >/dev/null
 	@touch $@
 
 # The Node.js client's dependencies (npm registry), exactly as locked.

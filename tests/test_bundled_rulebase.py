@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from engine import rulefiles
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from engine.sources import cited, normalise, verify_quotes
 
@@ -178,3 +179,16 @@ def test_digest_depends_on_content_not_on_location(bundled: RuleBase, tmp_path: 
     manifest = copy / "rulebase.yaml"
     manifest.write_text(manifest.read_text().replace('version: "', 'version: "9'))
     assert load_rulebase(copy).digest != bundled.digest
+
+
+def test_the_schema_validators_compiled_by_make_gen_are_used() -> None:
+    """`make gen` compiles each rule-file schema's validator, so a server's start does not."""
+    for path in sorted(rulefiles.SCHEMA_DIR.glob("*.schema.json")):
+        assert rulefiles._generated_validator(path.name) is not None, path.name
+
+
+def test_a_validator_compiled_from_another_schema_is_not_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rulefiles, "_schema_digest", lambda name: "0" * 64)
+    assert rulefiles._generated_validator("rulefile.schema.json") is None
