@@ -49,6 +49,7 @@ import signal
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from multiprocessing import forkserver
@@ -56,16 +57,19 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.compiled import CompiledRules, Conclusions, Facts, RuleLayout
 from engine.errors import (
+    AssessmentError,
     EngineBusyError,
     EngineCrashedError,
     EngineTimeoutError,
     EvaluationError,
+    FieldViolation,
     InputRefusedError,
     UsageError,
 )
+from engine.roadmap import RoadmapEngine
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
@@ -85,9 +89,13 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["engine.isolated"])
 
 
-def prestart() -> None:
+def prestart(preload: Sequence[str] = ()) -> None:
     """Start the fork server now (it returns at once), so that its interpreter's start
-    and imports overlap the caller loading a rule base instead of following it."""
+    and imports overlap the caller loading a rule base instead of following it.
+
+    ``preload``: modules the jobs need, imported once in the fork server, so that every
+    worker shares their memory instead of importing them itself."""
+    _context.set_forkserver_preload(["engine.isolated", *preload])
     forkserver.ensure_running()
 
 
@@ -108,7 +116,15 @@ class _Tag(StrEnum):
     READY = "ready"
     FAILED = "failed"  #: could not compile the rule base
     OK = "ok"
+    INVALID = "invalid"  #: a job found the input invalid: its field violations
     ERROR = "error"  #: the evaluation raised (the caller gets INTERNAL)
+    RULES = "rules"  #: a request for the rules' conclusions (else it names a job)
+
+
+#: Work handed to the engine processes whole: bytes in, bytes out, run with the
+#: process's own engine. The server names its jobs (``IsolatedRules(jobs=...)``): a
+#: call then costs its process only the bytes' trip, and both cores do the rest.
+Job = Callable[[RoadmapEngine, bytes], bytes]
 
 
 class EngineEvents(Protocol):
@@ -136,11 +152,14 @@ def _faults(spec: str) -> dict[str, str]:
     return faults
 
 
-def _work(conn: Connection, rulebase: RuleBase, faults: dict[str, str]) -> None:
+def _work(
+    conn: Connection, rulebase: RuleBase, faults: dict[str, str], jobs: Mapping[str, Job]
+) -> None:
     """An engine process: compile, say ready, then answer until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     try:
         rules = CompiledRules(rulebase)
+        engine = RoadmapEngine(rulebase, rules=rules)
         gc.freeze()  # the compiled rule base lives as long as the process: never scan it
     except Exception as exc:  # reported to the parent, which refuses the rule base
         conn.send_bytes(marshal.dumps((_Tag.FAILED.value, f"{type(exc).__name__}: {exc}")))
@@ -151,20 +170,36 @@ def _work(conn: Connection, rulebase: RuleBase, faults: dict[str, str]) -> None:
             request = conn.recv_bytes()
         except (EOFError, OSError):  # the server closed the pipe, or died
             return
-        unit_id, context, services = _loads(request)
+        kind, unit_id, *payload = _loads(request)
         fault = faults.get(unit_id)
         if fault == "hang":
             while True:  # like the C engine's spin: never answers
                 pass
         if fault == "abort":
             os.abort()
-        reply: tuple[object, ...]
-        try:
+        conn.send_bytes(marshal.dumps(_answer(kind, unit_id, payload, rules, engine, jobs)))
+
+
+def _answer(  # noqa: PLR0917  (private; the worker's state, passed in)
+    kind: str,
+    unit_id: str,
+    payload: list[Any],
+    rules: CompiledRules,
+    engine: RoadmapEngine,
+    jobs: Mapping[str, Job],
+) -> tuple[Any, ...]:
+    """The reply to one request: (tag, detail, extra)."""
+    try:
+        if kind == _Tag.RULES:
+            context, services = payload
             conclusions = rules.fire(Facts(unit_id, context, services))
-            reply = (_Tag.OK.value, conclusions.fired, conclusions.matched)
-        except Exception as exc:  # a failure, not a crash: the caller gets INTERNAL
-            reply = (_Tag.ERROR.value, f"{type(exc).__name__}: {exc}", ())
-        conn.send_bytes(marshal.dumps(reply))
+            return (_Tag.OK.value, conclusions.fired, conclusions.matched)
+        return (_Tag.OK.value, jobs[kind](engine, payload[0]), ())
+    except AssessmentError as exc:  # the caller's input: INVALID_ARGUMENT, not INTERNAL
+        violations = [(v.path, v.description, v.suggestion) for v in exc.violations]
+        return (_Tag.INVALID.value, violations, ())
+    except Exception as exc:  # a failure, not a crash: the caller gets INTERNAL
+        return (_Tag.ERROR.value, f"{type(exc).__name__}: {exc}", ())
 
 
 class _KilledError(Exception):
@@ -199,8 +234,12 @@ class IsolatedRules:
         max_waiting: int = 64,
         events: EngineEvents = _ignore,
         faults: str | None = None,
+        jobs: Mapping[str, Job] | None = None,
     ) -> None:
-        """Start ``workers`` engine processes; EvaluationError if they cannot compile."""
+        """Start ``workers`` engine processes; EvaluationError if they cannot compile.
+
+        ``jobs`` (module-level functions: they are sent by name) are what ``run`` can
+        ask of the workers besides the rules' conclusions."""
         if workers < 1:
             raise UsageError("an isolated evaluator needs at least one worker")
         self._faults = _faults(os.environ.get(FAULT_ENV, "") if faults is None else faults)
@@ -210,6 +249,7 @@ class IsolatedRules:
         self.max_waiting = max_waiting
         self._waiting = 0  # calls waiting for a free worker
         self._rulebase = rulebase
+        self._jobs = dict(jobs or {})
         self._events = events
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._changed = threading.Condition()
@@ -237,7 +277,7 @@ class IsolatedRules:
         parent, child = _context.Pipe()
         process = _context.Process(
             target=_work,
-            args=(child, self._rulebase, self._faults),
+            args=(child, self._rulebase, self._faults, self._jobs),
             name="roadmap-engine",
             daemon=True,
         )
@@ -434,7 +474,26 @@ class IsolatedRules:
     def evaluate(self, assessment: Assessment, *, deadline: float | None = None) -> Conclusions:
         """The conclusions for one assessment, from a worker, within the deadline."""
         facts = self.layout.facts(assessment)
-        request = marshal.dumps((facts.unit_id, facts.context, facts.services))
+        request = (_Tag.RULES.value, facts.unit_id, facts.context, facts.services)
+        fired, matched = self._call(request, facts.unit_id, deadline)
+        return Conclusions(tuple(fired), tuple(tuple(m) for m in matched))
+
+    def run(self, job: str, unit_id: str, data: bytes, *, deadline: float | None = None) -> bytes:
+        """What the job ``job`` makes of ``data`` in a worker, within the deadline.
+
+        ``unit_id`` names the input in events (and for fault injection). A job that
+        finds its input invalid raises AssessmentError here, as it would in process."""
+        if job not in self._jobs:
+            raise UsageError(f"no job {job!r} (this pool runs {sorted(self._jobs)})")
+        answer: bytes = self._call((job, unit_id, data), unit_id, deadline)[0]
+        return answer
+
+    def _call(
+        self, message: tuple[Any, ...], unit_id: str, deadline: float | None
+    ) -> tuple[Any, Any]:
+        """A worker's (detail, extra) for one request, tried on another worker if its
+        own is killed from outside; a refused input is not sent at all."""
+        request = marshal.dumps(message)
         digest = hashlib.blake2b(request, digest_size=16).digest()
         reason = self._refused.get(digest)
         if reason is not None:
@@ -449,19 +508,21 @@ class IsolatedRules:
             # on a replacement: as many times as there are workers, so that all of them
             # killed at once still costs the call nothing.
             for attempt in range(self.size + 1):
-                worker = self._acquire(until, deadline, facts.unit_id)
+                worker = self._acquire(until, deadline, unit_id)
                 limit = time.monotonic() + self.max_seconds  # evaluation time only
                 cutoff = limit if deadline is None else min(limit, deadline)
                 try:
-                    reply = self._ask(worker, request, cutoff, limit, facts.unit_id, digest)
+                    reply = self._ask(worker, request, cutoff, limit, unit_id, digest)
                     break
                 except _KilledError as exc:
                     if attempt == self.size:
                         raise EngineCrashedError(str(exc)) from exc
-        status, detail, matched = _loads(reply)
+        status, detail, extra = _loads(reply)
+        if status == _Tag.INVALID:
+            raise AssessmentError([FieldViolation(tuple(p), d, s) for p, d, s in detail])
         if status != _Tag.OK:
             raise EvaluationError(detail)
-        return Conclusions(tuple(detail), tuple(tuple(m) for m in matched))
+        return detail, extra
 
     def _ask(  # noqa: PLR0917  (private; every argument is needed)
         self,

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import functools
 import os
+import queue
 import threading
 import time
+from concurrent import futures
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -32,7 +34,6 @@ from contract.convert import (
     explanation_to_proto,
     model_to_proto,
     practice_to_proto,
-    roadmap_to_proto,
     rule_base_info,
     summary_to_proto,
     violations_to_proto,
@@ -73,6 +74,8 @@ MAX_LISTED_PROBLEMS = 20
 #: far under it whatever the input (under 5 KiB together, the message counted twice).
 MAX_MESSAGE_CHARS = 1000
 MAX_DETAILS_CHARS = 2000
+_END = object()  # a stream's reader: no more items
+_TOO_MANY = object()  # a stream's reader: past the items a stream may have
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -363,18 +366,18 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self.gate = gate
         self.max_batch = max_batch
         self.max_stream_items = max_stream_items
+        # Stream items worked out ahead of the one being answered (``_answers``).
+        self._items = futures.ThreadPoolExecutor(
+            max_workers=2 * max(1, holder.engine_workers), thread_name_prefix="stream-item"
+        )
 
     @_unary(_unit, prefix=("assessment",))
     def GetRoadmap(
         self, request: pb.GetRoadmapRequest, context: grpc.ServicerContext
     ) -> pb.GetRoadmapResponse:
-        snapshot = self.holder.current
-        deadline = _deadline(context)
-        roadmap = snapshot.engine.roadmap(
-            assessment_from_proto(request.assessment), deadline=deadline
-        )
+        response = self.holder.current.roadmap(request.assessment, deadline=_deadline(context))
         EVALUATIONS.labels(outcome="ok").inc()
-        return roadmap_to_proto(roadmap, snapshot.rulebase)
+        return response
 
     def StreamRoadmaps(
         self, request_iterator: Iterable[pb.StreamRoadmapsRequest], context: grpc.ServicerContext
@@ -386,15 +389,8 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             record_call("StreamRoadmaps", "UNAVAILABLE")
             context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
         try:
-            for index, request in enumerate(request_iterator):
-                if index == self.max_stream_items:
-                    context.abort(
-                        grpc.StatusCode.RESOURCE_EXHAUSTED,
-                        f"too many items: at most {self.max_stream_items:,} per stream "
-                        f"(the first {self.max_stream_items:,} were answered): split the stream",
-                    )
+            for response in self._answers(request_iterator, context):
                 items += 1
-                response = self._stream_item(index, request, context)
                 errors += response.HasField("error")
                 yield response
         except Exception:
@@ -404,15 +400,68 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
             self.gate.exit()
             record_call("StreamRoadmaps", code.name, started, items=items, item_errors=errors)
 
+    def _answers(
+        self, requests: Iterable[pb.StreamRoadmapsRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.StreamRoadmapsResponse]:
+        """Each item's answer, in the items' order.
+
+        With engine processes, the items after the one being answered are already
+        worked out in the other processes (one in flight per process), so a stream uses
+        every core; a reader thread takes the items in, so a caller that waits for each
+        answer before sending the next item is answered as before."""
+        window = self.holder.engine_workers
+        if window < 2:
+            for index, request in enumerate(requests):
+                if index == self.max_stream_items:
+                    self._too_many(context)
+                yield self._stream_item(index, request, context)
+            return
+        slots = threading.Semaphore(window)
+        ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        stopped = threading.Event()
+
+        def read() -> None:
+            try:
+                for index, request in enumerate(requests):
+                    if index == self.max_stream_items:
+                        ready.put(_TOO_MANY)
+                        return
+                    slots.acquire()
+                    if stopped.is_set():
+                        return
+                    ready.put(self._items.submit(self._stream_item, index, request, context))
+                ready.put(_END)
+            except BaseException as exc:
+                ready.put(exc)
+
+        threading.Thread(target=read, name="stream-reader", daemon=True).start()
+        try:
+            while (item := ready.get()) is not _END:
+                if item is _TOO_MANY:
+                    self._too_many(context)
+                if isinstance(item, BaseException):
+                    raise item
+                response = item.result()
+                slots.release()
+                yield response
+        finally:
+            stopped.set()
+            slots.release()  # a reader waiting for a slot sees ``stopped``
+
+    def _too_many(self, context: grpc.ServicerContext) -> NoReturn:
+        context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"too many items: at most {self.max_stream_items:,} per stream "
+            f"(the first {self.max_stream_items:,} were answered): split the stream",
+        )
+
     def _stream_item(
         self, index: int, request: pb.StreamRoadmapsRequest, context: grpc.ServicerContext
     ) -> pb.StreamRoadmapsResponse:
         unit_id = request.assessment.unit_id
         try:
-            snapshot = self.holder.current  # per item: a reload switches versions between items
-            roadmap = snapshot.engine.roadmap(
-                assessment_from_proto(request.assessment), deadline=_deadline(context)
-            )
+            # Per item: a reload switches versions between items.
+            roadmap = self.holder.current.roadmap(request.assessment, deadline=_deadline(context))
         except EXPECTED as exc:
             outcome = outcome_of(exc)
             message = _record(outcome, exc, "StreamRoadmaps", index=index)
@@ -423,9 +472,7 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
                 error.field_violations.extend(violations_to_proto(violations))
             return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, error=error)
         EVALUATIONS.labels(outcome="ok").inc()
-        return pb.StreamRoadmapsResponse(
-            unit_id=unit_id, index=index, roadmap=roadmap_to_proto(roadmap, snapshot.rulebase)
-        )
+        return pb.StreamRoadmapsResponse(unit_id=unit_id, index=index, roadmap=roadmap)
 
     @_unary(lambda r: f"{len(r.assessments)} units")
     def SummarizePortfolio(

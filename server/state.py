@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from roadmap.v1 import roadmap_pb2 as pb
+
+from contract import offload
+from contract.convert import assessment_from_proto, roadmap_to_proto
 from engine.errors import EvaluationError, Problem, ProblemKind, RuleBaseError
 from engine.isolated import IsolatedRules, prestart
 from engine.roadmap import RoadmapEngine
@@ -50,6 +54,19 @@ class Snapshot:
     engine: RoadmapEngine
     loaded_at: datetime
 
+    def roadmap(
+        self, assessment: pb.Assessment, *, deadline: float | None = None
+    ) -> pb.GetRoadmapResponse:
+        """One assessment's roadmap: worked out whole in an engine process when there
+        are any (this process only passes the bytes), else here."""
+        rules = self.engine.rules
+        if isinstance(rules, IsolatedRules):
+            data = assessment.SerializeToString()
+            answer = rules.run(offload.ROADMAP, assessment.unit_id, data, deadline=deadline)
+            return pb.GetRoadmapResponse.FromString(answer)
+        roadmap = self.engine.roadmap(assessment_from_proto(assessment), deadline=deadline)
+        return roadmap_to_proto(roadmap, self.rulebase)
+
 
 class RuleBaseHolder:
     def __init__(
@@ -59,7 +76,8 @@ class RuleBaseHolder:
         self.engine_workers = engine_workers
         self.max_evaluation_seconds = max_evaluation_seconds
         if engine_workers:
-            prestart()  # the engine processes' fork server starts while the rules load
+            # The engine processes' fork server starts while the rules load.
+            prestart(preload=[offload.__name__])
         self._reloading = threading.Lock()
         self._current: Snapshot | None = None
 
@@ -113,6 +131,7 @@ class RuleBaseHolder:
                 workers=self.engine_workers,
                 max_seconds=self.max_evaluation_seconds,
                 events=engine_event,
+                jobs=offload.JOBS,
             )
         except EvaluationError as exc:
             RELOADS.labels(result="refused").inc()

@@ -11,19 +11,26 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from google.protobuf import json_format
 from hypothesis import HealthCheck, given, settings
+from roadmap.v1 import roadmap_pb2 as pb
 
+from contract import offload
 from engine.assessment import Assessment, Metrics, Service
 from engine.errors import (
+    AssessmentError,
     EngineBusyError,
     EngineCrashedError,
     EngineTimeoutError,
     InputRefusedError,
+    UsageError,
 )
 from engine.isolated import IsolatedRules
+from engine.roadmap import RoadmapEngine
 from engine.rulebase import BUNDLED_RULES, load_rulebase
 from tests.strategies import assessments
 
@@ -31,7 +38,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from engine.model import RuleBase
-    from engine.roadmap import RoadmapEngine
 
 UNIT = Assessment(
     unit_id="healthy",
@@ -275,3 +281,35 @@ def test_every_worker_killed_at_once_under_load_fails_no_call(
         pool.close()
     assert failures == []
     assert pool.refused == 0
+
+
+def test_a_job_answers_in_a_worker_what_it_answers_in_process(bundled: RuleBase) -> None:
+    """GetRoadmap's whole work in a worker: the same bytes as in process, the same
+    violations for an invalid input, and a crash contained as for the rules alone."""
+    jobs = IsolatedRules(bundled, workers=2, faults="abort:crash", jobs=offload.JOBS)
+    here = RoadmapEngine(bundled)
+    examples = Path(__file__).resolve().parent.parent / "clients" / "examples"
+    try:
+        for path in sorted(examples.glob("*.json")):
+            unit = json_format.Parse(path.read_text(), pb.Assessment())
+            answer = jobs.run(offload.ROADMAP, unit.unit_id, unit.SerializeToString())
+            assert answer == offload.roadmap(here, unit.SerializeToString()), path.name
+        invalid = pb.Assessment(unit_id="u", practices=[pb.PracticeStatus(practice_id="nope")])
+        with pytest.raises(AssessmentError) as in_worker:
+            jobs.run(offload.ROADMAP, "u", invalid.SerializeToString())
+        with pytest.raises(AssessmentError) as in_process:
+            offload.roadmap(here, invalid.SerializeToString())
+        assert in_worker.value.violations == in_process.value.violations
+        assert [v.field for v in in_worker.value.violations] == [
+            "practices[0].practice_id",
+            "practices[0].adoption",
+        ]
+        crash = pb.Assessment(unit_id="crash").SerializeToString()
+        with pytest.raises(EngineCrashedError):
+            jobs.run(offload.ROADMAP, "crash", crash)
+        with pytest.raises(InputRefusedError):
+            jobs.run(offload.ROADMAP, "crash", crash)
+        with pytest.raises(UsageError, match="no job 'nope'"):
+            jobs.run("nope", "u", b"")
+    finally:
+        jobs.close()

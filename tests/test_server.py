@@ -5,6 +5,7 @@ reload under load, graceful shutdown, Unix sockets, and `buf curl` as an indepen
 from __future__ import annotations
 
 import json
+import queue
 import shutil
 import signal
 import subprocess
@@ -111,6 +112,42 @@ def test_stream_answers_in_order_and_survives_a_bad_item(client: RoadmapClient) 
     assert error.code == "INVALID_ARGUMENT"
     assert [v.field for v in error.field_violations] == ["assessment.practices[0].practice_id"]
     assert any(s.practice_id == "outsourcing-evaluation" for s in responses[2].roadmap.steps)
+
+
+def test_a_stream_caller_that_waits_for_each_answer_is_answered(server: ServerProcess) -> None:
+    """The server works out the items after the one it answers in its other engine
+    processes; a caller that sends the next item only once it has the last answer (a
+    conversation, not a batch) must still get every answer, in order."""
+    sent: queue.Queue[pb.StreamRoadmapsRequest | None] = queue.Queue()
+    units = ["first", "bad", "second"]  # the module's server takes 3 items a stream
+
+    def requests() -> Iterator[pb.StreamRoadmapsRequest]:
+        while (item := sent.get(timeout=30)) is not None:
+            yield item
+
+    with grpc.insecure_channel(server.target) as channel:
+        answers = pb_grpc.RoadmapServiceStub(channel).StreamRoadmaps(requests(), timeout=60)
+        got = []
+        for unit in units:
+            practices = [{"practice_id": "nope", "adoption": "ADOPTION_ADOPTED"}]
+            item = assessment(unit_id=unit, practices=practices if unit == "bad" else [])
+            sent.put(pb.StreamRoadmapsRequest(assessment=item))
+            answer = next(answers)  # before the next item is sent
+            got.append((answer.index, answer.unit_id, answer.WhichOneof("result")))
+        sent.put(None)
+        assert list(answers) == []
+    assert got == [
+        (0, "first", "roadmap"),
+        (1, "bad", "error"),
+        (2, "second", "roadmap"),
+    ]
+
+
+def test_a_stream_gets_the_same_roadmaps_as_single_calls(client: RoadmapClient) -> None:
+    names = ("reference-mid-maturity", "startup-external", "internal-it-itsm-level2")
+    units = [example(f"{name}.json") for name in names]
+    streamed = [r.roadmap for r in client.stream_roadmaps(units)]
+    assert streamed == [client.get_roadmap(unit) for unit in units]
 
 
 def test_summarize_compare_explain(client: RoadmapClient) -> None:
