@@ -8,8 +8,10 @@ Measures, side by side and as medians (this machine is shared and noisy):
    wrapper answering it precomputed (the handler floor). Both configurations, the
    floors and Health are called interleaved in one run, and each configuration's call
    is broken down into stages: transport (the floor), handler (handler floor - floor),
-   conversion, validation and planning, levels, rules; what the stages leave of the
-   median call is shown as unexplained;
+   conversion, validation and planning, levels, rules and, contained, the trip to an
+   engine process and back (where the whole work runs: ``contract.offload``; measured as
+   that work in an engine process minus the same work in this one); what the stages
+   leave of the median call is shown as unexplained;
 2. StreamRoadmaps throughput for 10,000 assessments, one client, against the raw
    in-process engine rate;
 3. engine scaling on synthetic rule bases of 100, 1,000 and 10,000 practices;
@@ -39,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import json_format
@@ -57,11 +59,15 @@ from bench.engine_bench import (
     synthetic_assessment,
 )
 from bench.synthetic import generate
+from contract import offload
 from contract.convert import assessment_from_proto, roadmap_to_proto
 from engine.compiled import CompiledRules
 from engine.isolated import IsolatedRules
 from engine.roadmap import RoadmapEngine
 from engine.rulebase import load_rulebase
+
+if TYPE_CHECKING:
+    from engine.model import RuleBase
 
 REPO = Path(__file__).resolve().parent.parent
 ROADMAP = str(Path(sys.executable).parent / "roadmap")
@@ -252,6 +258,25 @@ def take_turns(
     return times
 
 
+def offload_calls(
+    rulebase: RuleBase, pool: IsolatedRules, messages: list[pb.Assessment]
+) -> dict[str, Callable[[], object]]:
+    """GetRoadmap's whole work (``contract.offload``) in an engine process and in this
+    one: the difference is what the trip to the engine process costs."""
+    engine = RoadmapEngine(rulebase)
+    data = [m.SerializeToString() for m in messages]
+    turn = iter(range(1 << 62))
+
+    def remote() -> object:
+        n = next(turn) % len(data)
+        return pool.run(offload.ROADMAP, messages[n].unit_id, data[n])
+
+    def local() -> object:
+        return offload.roadmap(engine, data[next(turn) % len(data)])
+
+    return {"job_in_engine_process": remote, "job_in_process": local}
+
+
 def unary_latency(
     servers: dict[str, str],
     floors: dict[str, str],
@@ -293,6 +318,10 @@ def unary_latency(
             if name == config and kind.startswith("stage:")
         }
         result[config]["stages"] = stage_summary(medians)
+        if "job_in_engine_process" in medians:
+            result[config]["stages"]["engine_process_trip_ms"] = round(
+                medians["job_in_engine_process"] - medians["job_in_process"], 4
+            )
     floor = result["floor"]["reference"]["median_ms"]
     for config in servers:
         base = result[config]["health"]["median_ms"]
@@ -322,6 +351,7 @@ def breakdown(unary: dict[str, Any]) -> dict[str, dict[str, float]]:
             "planning": measured["planning_ms"],
             "levels": measured["levels_ms"],
             "rules": measured["rules_ms"],
+            "engine process trip": measured.get("engine_process_trip_ms", 0.0),
         }
         total = unary[config]["distinct"]["median_ms"]
         parts["unexplained"] = total - sum(parts.values())
@@ -445,11 +475,14 @@ def latency_and_streams(
             response.write_bytes(answer.SerializeToString())
             floors = {"floor": Floor("bare", response), "handler_floor": Floor("handler", response)}
         rulebase = load_rulebase()
-        pool = IsolatedRules(rulebase, workers=CONFIGS["contained"])
+        pool = IsolatedRules(rulebase, workers=CONFIGS["contained"], jobs=offload.JOBS)
         try:
+            # Contained, a GetRoadmap's work runs whole in an engine process: the same
+            # stages, plus the trip there and back (``offload_calls``).
+            stages = stage_calls(rulebase, CompiledRules(rulebase), distinct[:200])
             local = {
-                "contained": stage_calls(rulebase, pool, distinct[:200]),
-                "in-process": stage_calls(rulebase, CompiledRules(rulebase), distinct[:200]),
+                "contained": {**stages, **offload_calls(rulebase, pool, distinct[:200])},
+                "in-process": stages,
             }
             results["unary"] = unary_latency(
                 {c: s.target for c, s in servers.items()},
@@ -655,9 +688,9 @@ def main() -> None:  # noqa: PLR0915  (one straight script of measurements)
         print(f"Scale-out    {results['scale_out'][config]}")
     stages_shown = list(next(iter(results["breakdown"].values())))
     print("\nGetRoadmap (distinct), where the median goes, ms:")
-    print(f"{'stage':<13}" + "".join(f"{config:>12}" for config in CONFIGS))
+    print(f"{'stage':<20}" + "".join(f"{config:>12}" for config in CONFIGS))
     for stage in stages_shown:
-        print(f"{stage:<13}" + "".join(f"{results['breakdown'][c][stage]:>12.3f}" for c in CONFIGS))
+        print(f"{stage:<20}" + "".join(f"{results['breakdown'][c][stage]:>12.3f}" for c in CONFIGS))
     print(f"Memory       {results['memory']}")
     for entry in results["scaling"]["rule_bases"]:
         print(f"Scaling      {entry}")
