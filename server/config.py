@@ -147,8 +147,9 @@ class Config:
     )
     engine_workers: int = _setting(
         2,
-        "rule-engine processes per server process; a hang or crash in one is contained and "
-        "it is replaced; 0 runs the engine in the server process, faster but uncontained",
+        "rule-engine processes per server process: GetRoadmap and stream items are worked "
+        "out whole in them, so N uses N cores; a hang or crash in one is contained and it is "
+        "replaced; 0 runs the engine in the server process (one core, not contained)",
         parse=_number(int),
     )
     max_evaluation_seconds: float = _setting(
