@@ -204,6 +204,11 @@ def _load_yaml(text: str) -> tuple[Any, list[tuple[int, str]]]:
         pass
     finally:
         loader.dispose()
+    return _load_yaml_fully(text)
+
+
+def _load_yaml_fully(text: str) -> tuple[Any, list[tuple[int, str]]]:
+    """The full loader (nodes, then constructors): what ``_load_yaml`` falls back to."""
     loader = _YamlLoader(text)
     loader.duplicate_keys = []
     try:

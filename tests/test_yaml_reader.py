@@ -16,19 +16,11 @@ from engine.rulefiles import (
     BUNDLED_RULES,
     LinedMapping,
     _load_yaml,
+    _load_yaml_fully,
     _read_events,
     _schema_errors,
     _YamlLoader,
 )
-
-
-def _full(text: str) -> tuple[Any, list[tuple[int, str]]]:
-    loader = _YamlLoader(text)
-    loader.duplicate_keys = []
-    try:
-        return loader.get_single_data(), loader.duplicate_keys
-    finally:
-        loader.dispose()
 
 
 def _fast(text: str) -> Any:
@@ -116,7 +108,7 @@ def _outcome(read: Any, text: str) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("text", DOCUMENTS)
 def test_the_fast_reader_reads_what_the_full_loader_reads(text: str) -> None:
-    expected, got = _outcome(_full, text), _outcome(_load_yaml, text)
+    expected, got = _outcome(_load_yaml_fully, text), _outcome(_load_yaml, text)
     if expected[0] == "error":
         assert got == expected
     else:
@@ -133,7 +125,7 @@ def _rule_files(tmp_path: Path) -> list[Path]:
 def test_rule_files_take_the_fast_path_and_read_the_same(tmp_path: Path) -> None:
     for path in _rule_files(tmp_path):
         text = path.read_text(encoding="utf-8")
-        expected, duplicates = _full(text)
+        expected, duplicates = _load_yaml_fully(text)
         assert duplicates == []
         _same(expected, _fast(text), {})  # no _Unusual: the fast path reads it
 
