@@ -94,3 +94,12 @@ def test_the_engine_public_surface_resolves_and_importing_it_stays_light() -> No
 
 def test_every_public_name_says_where_it_lives() -> None:
     assert set(engine._MODULE_OF) == set(engine.__all__)  # ruff (RUF022) keeps it sorted
+
+
+def test_the_fork_server_started_early_preloads_the_jobs_the_pool_runs() -> None:
+    """`roadmap serve` starts the engine processes' fork server before it imports the
+    server stack, naming the jobs' module as text: it must be the module the pool uses."""
+    from contract import offload  # noqa: PLC0415
+    from server import command  # noqa: PLC0415
+
+    assert offload.__name__ == command.OFFLOAD
