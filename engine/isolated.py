@@ -4,16 +4,20 @@ durable-rules is a C extension that holds the GIL: while it spins, no other thre
 its process runs, and when it crashes it takes its process with it. So a server never
 runs it in its own process: :class:`IsolatedRules` keeps a few engine processes, each
 with the rule base compiled, and sends each evaluation's facts over a pipe (a
-``marshal``-ed tuple of a few hundred bytes; the answer is rule ids).
+``marshal``-ed tuple of a few hundred bytes; the answer is rule ids). It can also run a
+*job* there (:meth:`IsolatedRules.run`): a whole call's work, bytes in and bytes out,
+named by the server when it starts the pool, so that the server process only passes
+bytes and every engine process works in parallel (``contract.offload``).
 
 The processes are forked from multiprocessing's fork server, a clean process that
-never holds gRPC threads or locks, with the engine modules already imported.
+never holds gRPC threads or locks, with the engine modules (and the jobs' modules,
+:func:`prestart`) already imported.
 
 - An evaluation that outlives its caller's deadline, or ``max_seconds`` without one,
   has its worker killed (SIGKILL) and replaced: :class:`EngineTimeoutError`.
 - A worker that dies during an evaluation is replaced: :class:`EngineCrashedError`.
 - An input that crashed a worker (a signal other than SIGKILL, which comes from
-  outside) or ran past ``max_seconds`` is remembered (the digest of the facts sent)
+  outside) or ran past ``max_seconds`` is remembered (the digest of what was sent)
   and refused from then on with :class:`InputRefusedError`: retrying it cannot take
   down worker after worker. A missed caller deadline is not held against an input
   (under overload every input misses some). The list belongs to one rule base; a
