@@ -92,6 +92,13 @@ MAX_WAIT_SECONDS = 30.0
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["engine.isolated"])
 
+#: A worker's exit status comes from the fork server through a pipe, readable once; two
+#: threads polling one process at once (``Process.start()`` polls every child the
+#: process knows) leave one of them reading EOF, which multiprocessing reports as exit
+#: code 255: a worker killed from outside then looked like a crash, and its input was
+#: refused. Every start, and every wait for a worker's end, holds this lock.
+_REAPING = threading.Lock()
+
 
 def prestart(preload: Sequence[str] = ()) -> None:
     """Start the fork server now (it returns at once), so that its interpreter's start
@@ -286,7 +293,8 @@ class IsolatedRules:
             daemon=True,
         )
         try:
-            process.start()
+            with _REAPING:
+                process.start()
         except OSError as exc:  # e.g. no writable temporary directory for the fork server
             parent.close()
             raise EvaluationError(
@@ -304,10 +312,10 @@ class IsolatedRules:
                 raise EvaluationError(f"engine worker did not start within {START_SECONDS:g} s")
             kind, detail = _loads(worker.conn.recv_bytes())
         except (EOFError, OSError) as exc:
-            worker.process.join(STOP_SECONDS)
-            raise EvaluationError(
-                f"engine worker died while starting (exit code {worker.process.exitcode})"
-            ) from exc
+            with _REAPING:
+                worker.process.join(STOP_SECONDS)
+                code = worker.process.exitcode
+            raise EvaluationError(f"engine worker died while starting (exit code {code})") from exc
         if kind != _Tag.READY:
             raise EvaluationError(f"engine worker could not compile the rule base: {detail}")
         self._events(
@@ -362,10 +370,12 @@ class IsolatedRules:
             return None
         with contextlib.suppress(OSError, ValueError):
             worker.process.kill()
-        worker.process.join(STOP_SECONDS)
+        with _REAPING:
+            worker.process.join(STOP_SECONDS)
+            code = worker.process.exitcode
         worker.conn.close()
         self._replace()
-        return worker.process.exitcode
+        return code
 
     def _watch(self) -> None:
         """Replace workers that die while idle (killed from outside), without a call noticing."""
@@ -381,10 +391,11 @@ class IsolatedRules:
     @staticmethod
     def _stop(worker: _Worker) -> None:
         worker.conn.close()  # the worker reads EOF and exits
-        worker.process.join(STOP_SECONDS)
-        if worker.process.exitcode is None:
-            worker.process.kill()
+        with _REAPING:
             worker.process.join(STOP_SECONDS)
+            if worker.process.exitcode is None:
+                worker.process.kill()
+                worker.process.join(STOP_SECONDS)
 
     @contextlib.contextmanager
     def _using(self) -> Iterator[None]:
