@@ -220,30 +220,27 @@ def _wanted_practices(
 ) -> dict[str, list[Reason]]:
     """Practices the unit aims at (targets, or each levelled model's next level)."""
     wanted: dict[str, list[Reason]] = {}
+    tables = rulebase.derived("plan.tables", _tables)
+    levelled, get = tables.levelled, statuses.get
 
-    def want(practice: Practice, reason: Reason) -> None:
-        if not is_done(statuses.get(practice.id)):
-            wanted.setdefault(practice.id, []).append(reason)
+    def want(model: str, up_to: int | None, reason: Reason) -> None:
+        """The model's practices not done, up to a level (None: all of them)."""
+        for pid, level in levelled[model]:
+            if (up_to is None or level <= up_to) and not is_done(get(pid)):
+                wanted.setdefault(pid, []).append(reason)
 
     if assessment.targets:
         for target in assessment.targets:
             model = rulebase.models[target.model]
             aim = f"level {target.level}" if model.has_levels else "all practices"
             reason = Reason("plan.target", ENGINE_SOURCE, 0.0, f"target: {model.id} {aim}")
-            for practice in rulebase.practices_of(model.id):
-                if not model.has_levels or (practice.level or 0) <= target.level:
-                    want(practice, reason)
+            want(model.id, target.level if model.has_levels else None, reason)
         return wanted
-    tables = rulebase.derived("plan.tables", _tables)
-    get = statuses.get
     for standing in levels:
         if standing.max_level == 0 or standing.level >= standing.max_level:
             continue
         goal = standing.level + 1
-        reason = tables.next_level[standing.model, goal]
-        for pid, level in tables.levelled[standing.model]:
-            if level <= goal and not is_done(get(pid)):
-                wanted.setdefault(pid, []).append(reason)
+        want(standing.model, goal, tables.next_level[standing.model, goal])
     return wanted
 
 
