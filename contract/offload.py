@@ -22,10 +22,18 @@ if TYPE_CHECKING:
 ROADMAP = "roadmap"
 
 
+def roadmap_response(
+    engine: RoadmapEngine, assessment: pb.Assessment, *, deadline: float | None = None
+) -> pb.GetRoadmapResponse:
+    """GetRoadmap's work, wherever it runs: in an engine process, or in the server's
+    own when it has none."""
+    roadmap = engine.roadmap(assessment_from_proto(assessment), deadline=deadline)
+    return roadmap_to_proto(roadmap, engine.rulebase)
+
+
 def roadmap(engine: RoadmapEngine, data: bytes) -> bytes:
-    """An ``Assessment``'s bytes in, its ``GetRoadmapResponse``'s bytes out."""
-    assessment = assessment_from_proto(pb.Assessment.FromString(data))
-    return roadmap_to_proto(engine.roadmap(assessment), engine.rulebase).SerializeToString()
+    """The job: an ``Assessment``'s bytes in, its ``GetRoadmapResponse``'s bytes out."""
+    return roadmap_response(engine, pb.Assessment.FromString(data)).SerializeToString()
 
 
 JOBS: dict[str, Job] = {ROADMAP: roadmap}

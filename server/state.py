@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from roadmap.v1 import roadmap_pb2 as pb
 
 from contract import offload
-from contract.convert import assessment_from_proto, roadmap_to_proto
 from engine.errors import EvaluationError, Problem, ProblemKind, RuleBaseError
 from engine.isolated import IsolatedRules, prestart
 from engine.roadmap import RoadmapEngine
@@ -64,8 +63,7 @@ class Snapshot:
             data = assessment.SerializeToString()
             answer = rules.run(offload.ROADMAP, assessment.unit_id, data, deadline=deadline)
             return pb.GetRoadmapResponse.FromString(answer)
-        roadmap = self.engine.roadmap(assessment_from_proto(assessment), deadline=deadline)
-        return roadmap_to_proto(roadmap, self.rulebase)
+        return offload.roadmap_response(self.engine, assessment, deadline=deadline)
 
 
 class RuleBaseHolder:
