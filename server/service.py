@@ -74,6 +74,9 @@ MAX_LISTED_PROBLEMS = 20
 #: far under it whatever the input (under 5 KiB together, the message counted twice).
 MAX_MESSAGE_CHARS = 1000
 MAX_DETAILS_CHARS = 2000
+#: Stream items in flight per engine process: one worked out, one waiting for it, so
+#: no process waits for the server (``RoadmapService._answers``).
+IN_FLIGHT_PER_ENGINE_PROCESS = 2
 _END = object()  # a stream's reader: no more items
 _TOO_MANY = object()  # a stream's reader: past the items a stream may have
 
@@ -368,7 +371,8 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         self.max_stream_items = max_stream_items
         # Stream items worked out ahead of the one being answered (``_answers``).
         self._items = futures.ThreadPoolExecutor(
-            max_workers=2 * max(1, holder.engine_workers), thread_name_prefix="stream-item"
+            max_workers=IN_FLIGHT_PER_ENGINE_PROCESS * max(1, holder.engine_workers),
+            thread_name_prefix="stream-item",
         )
 
     @_unary(_unit, prefix=("assessment",))
@@ -406,19 +410,17 @@ class RoadmapService(pb_grpc.RoadmapServiceServicer):
         """Each item's answer, in the items' order.
 
         With two engine processes or more, the items after the one being answered are
-        already worked out in the others, so a stream uses every core: two items in
-        flight per process (one worked out, one waiting for it, so no process waits for
-        this one; measured against one per process, 4 of 4 paired runs faster). A reader
-        thread takes the items in, so a caller that waits for each answer before sending
-        the next item is answered as before."""
-        window = 2 * self.holder.engine_workers
+        already worked out in the others, so a stream uses every core
+        (``IN_FLIGHT_PER_ENGINE_PROCESS``; two against one per process: 4 of 4 paired
+        runs faster). A reader thread takes the items in, so a caller that waits for each
+        answer before sending the next item is answered as before."""
         if self.holder.engine_workers < 2:
             for index, request in enumerate(requests):
                 if index == self.max_stream_items:
                     self._too_many(context)
                 yield self._stream_item(index, request, context)
             return
-        slots = threading.Semaphore(window)
+        slots = threading.Semaphore(IN_FLIGHT_PER_ENGINE_PROCESS * self.holder.engine_workers)
         ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
         stopped = threading.Event()
 
